@@ -1,0 +1,413 @@
+//! Clinical context, in the spirit of ConText: whether a mention is negated,
+//! historical, hypothetical, about someone else, resolved or happening now.
+//!
+//! Cues are phrases from `rules/context.toml`. Each has a category, a
+//! direction (does it govern what follows, what precedes, or both), a scope
+//! (clause, sentence, or a word window that crosses sentences), a maximum
+//! distance in words, and the categories of other cues that end its scope.
+
+use serde::{Deserialize, Serialize};
+
+/// What a context cue says about the findings in its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CueCategory {
+    /// "no", "denies", "without": the finding is absent.
+    Negated,
+    /// "history of", "in 2018", "years ago": the finding is in the past.
+    Historical,
+    /// "if", "what should I do if", "in case": the finding is not real now.
+    Hypothetical,
+    /// "my husband", "my son": someone else, now (counts like the writer).
+    Other,
+    /// "family history of", "my dad died of": someone else's past.
+    Family,
+    /// "went away", "fine now": happened recently and is over.
+    Resolved,
+    /// "yesterday", "last night": a recent past time; resolves event rules.
+    Past,
+    /// "right now", "still", "since this morning": happening now.
+    Current,
+    /// "I", "my", "he": a new subject; only ends other cues' scopes.
+    Subject,
+}
+
+impl CueCategory {
+    /// The category's name as written in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CueCategory::Negated => "negated",
+            CueCategory::Historical => "historical",
+            CueCategory::Hypothetical => "hypothetical",
+            CueCategory::Other => "other",
+            CueCategory::Family => "family",
+            CueCategory::Resolved => "resolved",
+            CueCategory::Past => "past",
+            CueCategory::Current => "current",
+            CueCategory::Subject => "subject",
+        }
+    }
+}
+
+/// Which side of a cue it governs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Findings after the cue ("no chest pain").
+    #[default]
+    Forward,
+    /// Findings before the cue ("chest pain? no").
+    Backward,
+    /// Both sides.
+    Both,
+}
+
+/// How far a cue's influence reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Up to a terminator ("but", "however") or the end of the sentence.
+    #[default]
+    Clause,
+    /// Up to the end of the sentence; terminators do not stop it.
+    Sentence,
+    /// Across sentences, limited only by `max_words`.
+    Window,
+}
+
+/// When a finding happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Temporality {
+    /// Now or recently (the default).
+    Recent,
+    /// In the past: history, years ago, someone's old diagnosis.
+    Historical,
+    /// Not real now: a question about a possible future, "if ...".
+    Hypothetical,
+}
+
+/// Who the finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Experiencer {
+    /// The writer or the patient the message is about (the default).
+    Patient,
+    /// Someone else: a family member, a friend.
+    Other,
+}
+
+/// A cue that decided part of a finding's context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CueUse {
+    /// The cue rule's id.
+    pub id: String,
+    /// The cue's category.
+    pub category: CueCategory,
+    /// The cue's words as written in the original text.
+    pub text: String,
+    /// Byte offset of the cue in the original text.
+    pub start: usize,
+    /// Byte offset just past the cue in the original text.
+    pub end: usize,
+}
+
+/// The context that applied to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Context {
+    /// Whether the finding is negated.
+    pub negated: bool,
+    /// Recent, historical or hypothetical.
+    pub temporality: Temporality,
+    /// The patient or someone else.
+    pub experiencer: Experiencer,
+    /// Whether it happened recently and is over ("fine now").
+    pub resolved: bool,
+    /// The cues that decided the above (empty: plain assertion).
+    pub cues: Vec<CueUse>,
+}
+
+impl Context {
+    /// Whether the finding counts at all (asserted, current or resolved).
+    pub fn asserted(&self) -> bool {
+        !self.negated && self.temporality == Temporality::Recent
+    }
+}
+
+// ------------------------------------------------------------ the machinery
+
+/// A compiled cue rule, as the assessor needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct CueSpec {
+    pub category: CueCategory,
+    pub direction: Direction,
+    pub scope: Scope,
+    pub max_words: u32,
+    /// Bit set of `CueCategory as u32` that end this cue's scope.
+    pub terminated_by: u32,
+}
+
+pub(crate) fn category_bit(c: CueCategory) -> u32 {
+    1 << (c as u32)
+}
+
+/// One cue occurrence in a message (normalized offsets).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CueHit {
+    pub cue: u32,
+    pub start: u32,
+    pub end: u32,
+    pub first_word: u32,
+    pub last_word: u32,
+}
+
+/// The word and sentence structure of one normalized message.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    word_starts: Vec<u32>,
+    sentence_breaks: Vec<u32>,
+    clause_breaks: Vec<u32>,
+}
+
+const ABBREVIATIONS: &[&str] = &[
+    "dr", "mr", "mrs", "ms", "st", "vs", "approx", "appt", "jr", "sr", "no", "pt", "e.g", "i.e",
+    "etc",
+];
+
+impl Layout {
+    /// Words, and sentence breaks: `! ? ;`, a line break, or `.` followed by
+    /// a space (not after a known abbreviation, not inside a number).
+    pub fn build(&mut self, text: &str) {
+        self.word_starts.clear();
+        self.sentence_breaks.clear();
+        self.clause_breaks.clear();
+        let bytes = text.as_bytes();
+        let mut in_word = false;
+        for (i, c) in text.char_indices() {
+            let alnum = c.is_alphanumeric();
+            if alnum && !in_word {
+                self.word_starts.push(i as u32);
+            }
+            in_word = alnum;
+            match c {
+                '!' | '?' | ';' | '\n' => self.sentence_breaks.push((i + 1) as u32),
+                '.' => {
+                    let next = bytes.get(i + 1).copied();
+                    let ends = matches!(next, None | Some(b' ') | Some(b'\n') | Some(b'.'));
+                    if ends && !self.abbreviation_before(text, i) {
+                        self.sentence_breaks.push((i + 1) as u32);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.sentence_breaks.dedup();
+    }
+
+    fn abbreviation_before(&self, text: &str, dot: usize) -> bool {
+        let word_start = text[..dot]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| c.is_alphanumeric() || c == '.')
+            .last()
+            .map_or(dot, |(i, _)| i);
+        let word = &text[word_start..dot];
+        ABBREVIATIONS.contains(&word)
+    }
+
+    /// Add terminator positions (clause breaks besides sentence ends).
+    pub fn set_terminators(&mut self, starts: impl Iterator<Item = u32>) {
+        self.clause_breaks.clear();
+        self.clause_breaks.extend_from_slice(&self.sentence_breaks);
+        self.clause_breaks.extend(starts);
+        self.clause_breaks.sort_unstable();
+        self.clause_breaks.dedup();
+    }
+
+    /// Index of the first word starting at or after `pos`.
+    pub fn first_word(&self, pos: u32) -> u32 {
+        self.word_starts.partition_point(|&w| w < pos) as u32
+    }
+
+    /// Index of the last word starting before `end` (saturating at 0).
+    pub fn last_word(&self, start: u32, end: u32) -> u32 {
+        let n = self.word_starts.partition_point(|&w| w < end) as u32;
+        n.saturating_sub(1).max(self.first_word(start).min(n))
+    }
+
+    fn broken(breaks: &[u32], a: u32, b: u32) -> bool {
+        let i = breaks.partition_point(|&p| p <= a);
+        i < breaks.len() && breaks[i] <= b
+    }
+
+    /// Whether a sentence ends between byte `a` and byte `b` (a < p <= b).
+    pub fn sentence_between(&self, a: u32, b: u32) -> bool {
+        Self::broken(&self.sentence_breaks, a, b)
+    }
+
+    /// Whether a clause ends between byte `a` and byte `b`.
+    pub fn clause_between(&self, a: u32, b: u32) -> bool {
+        Self::broken(&self.clause_breaks, a, b)
+    }
+
+    /// Sentence index of a byte position.
+    #[cfg(test)]
+    pub fn sentence_of(&self, pos: u32) -> usize {
+        self.sentence_breaks.partition_point(|&p| p <= pos)
+    }
+}
+
+/// What the assessor decided for one target, with the deciding cue hits
+/// (indices into the message's cue hits).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Assessment {
+    pub negated: Option<u32>,
+    pub temporality: Option<(Temporality, u32)>,
+    pub other: Option<u32>,
+    /// `Resolved` or `Past` (or `Current`, which means "not resolved").
+    pub status: Option<(CueCategory, u32)>,
+}
+
+/// Assess the context of the target `[start, end)` (normalized offsets).
+pub(crate) fn assess(
+    layout: &Layout,
+    specs: &[CueSpec],
+    hits: &[CueHit],
+    start: u32,
+    end: u32,
+) -> Assessment {
+    let first = layout.first_word(start);
+    let last = layout.last_word(start, end);
+    let mut out = Assessment::default();
+    let mut best_time: Option<(u32, u8)> = None; // distance, rank
+    let mut best_other: Option<u32> = None;
+    // Nearest (distance, hit) of each status kind.
+    let mut current: Option<(u32, u32)> = None;
+    let mut resolved: Option<(u32, u32)> = None;
+    let mut past: Option<(u32, u32)> = None;
+    let nearest = |slot: &mut Option<(u32, u32)>, d: u32, h: u32| {
+        if slot.is_none_or(|(best, _)| d < best) {
+            *slot = Some((d, h));
+        }
+    };
+    for (h_idx, hit) in hits.iter().enumerate() {
+        let spec = &specs[hit.cue as usize];
+        // Where is the cue, and how far (in words) from the target?
+        let (gap_a, gap_b, distance) = if hit.end <= start {
+            if spec.direction == Direction::Backward {
+                continue;
+            }
+            (hit.end, start, first.saturating_sub(hit.last_word + 1))
+        } else if hit.start >= end {
+            if spec.direction == Direction::Forward {
+                continue;
+            }
+            (end, hit.start, hit.first_word.saturating_sub(last + 1))
+        } else {
+            continue; // overlapping: the cue is part of the target
+        };
+        if distance > spec.max_words {
+            continue;
+        }
+        let blocked = match spec.scope {
+            Scope::Clause => layout.clause_between(gap_a, gap_b),
+            Scope::Sentence => layout.sentence_between(gap_a, gap_b),
+            Scope::Window => false,
+        };
+        if blocked {
+            continue;
+        }
+        if spec.terminated_by != 0
+            && hits.iter().any(|h| {
+                h.start >= gap_a
+                    && h.end <= gap_b
+                    && spec.terminated_by & category_bit(specs[h.cue as usize].category) != 0
+            })
+        {
+            continue;
+        }
+        let h = h_idx as u32;
+        let better = |best: Option<(u32, u8)>, rank: u8| {
+            best.is_none_or(|(d, r)| distance < d || (distance == d && rank > r))
+        };
+        match spec.category {
+            CueCategory::Negated => {
+                if out.negated.is_none() {
+                    out.negated = Some(h);
+                }
+            }
+            CueCategory::Subject => {}
+            CueCategory::Other => {
+                if best_other.is_none_or(|d| distance < d) {
+                    best_other = Some(distance);
+                    out.other = Some(h);
+                }
+            }
+            CueCategory::Historical | CueCategory::Family | CueCategory::Hypothetical => {
+                let (t, rank) = match spec.category {
+                    CueCategory::Hypothetical => (Temporality::Hypothetical, 1),
+                    _ => (Temporality::Historical, 2),
+                };
+                if better(best_time, rank) {
+                    best_time = Some((distance, rank));
+                    out.temporality = Some((t, h));
+                }
+                if spec.category == CueCategory::Family && best_other.is_none_or(|d| distance < d)
+                {
+                    best_other = Some(distance);
+                    out.other = Some(h);
+                }
+            }
+            CueCategory::Current => {
+                if better(best_time, 3) {
+                    best_time = Some((distance, 3));
+                    out.temporality = Some((Temporality::Recent, h));
+                }
+                nearest(&mut current, distance, h);
+            }
+            CueCategory::Resolved => nearest(&mut resolved, distance, h),
+            CueCategory::Past => nearest(&mut past, distance, h),
+        }
+    }
+    // Status: a resolution cue wins unless a "now" cue is at least as near;
+    // a past-time cue likewise; otherwise "now" (or nothing) stands.
+    let nearer_than_current = |x: Option<(u32, u32)>| match (x, current) {
+        (Some((d, _)), Some((c, _))) => d < c,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    out.status = if nearer_than_current(resolved) {
+        resolved.map(|(_, h)| (CueCategory::Resolved, h))
+    } else if nearer_than_current(past) {
+        past.map(|(_, h)| (CueCategory::Past, h))
+    } else {
+        current.map(|(_, h)| (CueCategory::Current, h))
+    };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentence_breaks_skip_numbers_and_abbreviations() {
+        let mut l = Layout::default();
+        let t = "dr. lee, temp 98.6 today. chest pain? no";
+        l.build(t);
+        assert_eq!(l.sentence_of(t.find("temp").unwrap() as u32), 0);
+        assert_eq!(l.sentence_of(t.find("chest").unwrap() as u32), 1);
+        // "? no": the question mark belongs to the sentence it ends.
+        assert_eq!(l.sentence_of(t.find('?').unwrap() as u32), 1);
+        assert_eq!(l.sentence_of(t.find("no").unwrap() as u32), 2);
+    }
+
+    #[test]
+    fn word_indices() {
+        let mut l = Layout::default();
+        let t = "no real chest pain";
+        l.build(t);
+        assert_eq!(l.first_word(8), 2);
+        assert_eq!(l.last_word(8, 18), 3);
+    }
+}

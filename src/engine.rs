@@ -1,0 +1,954 @@
+//! The engine: a compiled rule set that classifies messages.
+
+use crate::context::{
+    self, Assessment, CueCategory, CueHit, CueSpec, CueUse, Experiencer, Layout, Temporality,
+};
+use crate::decision::{
+    ADVICE_911, ADVICE_CALL, ADVICE_ROUTINE, Decision, Finding, Flag, Suppressed, SuppressedBy,
+};
+use crate::error::{Error, ErrorKind};
+use crate::normalize::{Normalized, boundary_after, boundary_before};
+use crate::route::Route;
+use crate::rules::{REGEX_SIZE_LIMIT, RuleKind, RuleSet};
+use crate::vitals::{Reading, Readers};
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::{Regex, RegexSet, RegexSetBuilder};
+use std::sync::{Arc, OnceLock};
+
+/// The default longest message read in full, in bytes (1 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Who owns a phrase or pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Rule(u32),
+    Cue(u32),
+    Pseudo(u32),
+    Terminator(u32),
+}
+
+impl Owner {
+    fn class(self) -> u8 {
+        match self {
+            Owner::Pseudo(_) => 0,
+            Owner::Rule(_) => 1,
+            Owner::Cue(_) | Owner::Terminator(_) => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    start: u32,
+    end: u32,
+    owner: Owner,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    rules: RuleSet,
+    automaton: Option<AhoCorasick>,
+    /// Owners of each automaton pattern (a phrase may belong to several).
+    owners: Vec<Vec<Owner>>,
+    regex_set: RegexSet,
+    regexes: Vec<(Regex, Owner)>,
+    cue_specs: Vec<CueSpec>,
+    readers: Readers,
+    max_message_bytes: usize,
+}
+
+/// The triage engine: a compiled rule set.
+///
+/// Built once, immutable, `Send + Sync`, and cheap to clone (an `Arc`
+/// inside): share one value across all threads.
+///
+/// ```
+/// use portal_triage::{Route, Triage};
+/// let triage = Triage::default();
+/// let d = triage.classify("my husband has crushing chest pain and is sweating");
+/// assert_eq!(d.route, Route::Call911);
+/// let d = triage.classify("No chest pain. Just need my metoprolol refilled.");
+/// assert_eq!(d.route, Route::NonUrgent);
+/// assert_eq!(d.suppressed[0].concept, "chest pain or pressure");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Triage {
+    inner: Arc<Compiled>,
+}
+
+impl Default for Triage {
+    /// The engine on the built-in rules, built once per process and shared.
+    ///
+    /// The built-in rules are validated by the crate's own tests, so this
+    /// cannot fail in a released build; use [`Triage::builtin`] to handle
+    /// the error anyway.
+    fn default() -> Triage {
+        static BUILTIN: OnceLock<Triage> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                Triage::builtin().unwrap_or_else(|e| {
+                    panic!("the built-in rule set is invalid (a bug in this crate): {e}")
+                })
+            })
+            .clone()
+    }
+}
+
+impl Triage {
+    /// Build an engine on the built-in rules.
+    pub fn builtin() -> Result<Triage, Error> {
+        Triage::new(RuleSet::builtin()?)
+    }
+
+    /// Build an engine from a rule set.
+    ///
+    /// ```
+    /// use portal_triage::{RuleSet, Triage};
+    /// let rules = RuleSet::builtin()?;
+    /// let triage = Triage::new(rules)?;
+    /// # Ok::<(), portal_triage::Error>(())
+    /// ```
+    pub fn new(rules: RuleSet) -> Result<Triage, Error> {
+        Triage::with_max_message_bytes(rules, DEFAULT_MAX_MESSAGE_BYTES)
+    }
+
+    /// Build an engine that reads at most `max` bytes of each message (the
+    /// decision is flagged [`Flag::Truncated`] when a message is longer).
+    pub fn with_max_message_bytes(rules: RuleSet, max: usize) -> Result<Triage, Error> {
+        let mut phrases: Vec<String> = Vec::new();
+        let mut owners: Vec<Vec<Owner>> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        let mut add = |p: &str, o: Owner| match index.get(p) {
+            Some(&i) => owners[i].push(o),
+            None => {
+                index.insert(p.to_string(), phrases.len());
+                phrases.push(p.to_string());
+                owners.push(vec![o]);
+            }
+        };
+        let mut patterns: Vec<(String, Owner)> = Vec::new();
+        for (i, r) in rules.rules.iter().enumerate() {
+            let o = Owner::Rule(i as u32);
+            r.phrases.iter().for_each(|p| add(p, o));
+            patterns.extend(r.patterns.iter().map(|p| (p.clone(), o)));
+        }
+        for (i, c) in rules.cues.iter().enumerate() {
+            let o = Owner::Cue(i as u32);
+            c.phrases.iter().for_each(|p| add(p, o));
+            patterns.extend(c.patterns.iter().map(|p| (p.clone(), o)));
+        }
+        for (i, c) in rules.pseudos.iter().enumerate() {
+            let o = Owner::Pseudo(i as u32);
+            c.phrases.iter().for_each(|p| add(p, o));
+            patterns.extend(c.patterns.iter().map(|p| (p.clone(), o)));
+        }
+        for (i, c) in rules.terminators.iter().enumerate() {
+            let o = Owner::Terminator(i as u32);
+            c.phrases.iter().for_each(|p| add(p, o));
+            patterns.extend(c.patterns.iter().map(|p| (p.clone(), o)));
+        }
+        let automaton = if phrases.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&phrases)
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Limit, format!("phrase automaton: {e}"))
+                    })?,
+            )
+        };
+        let limit = |e: regex::Error| {
+            Error::new(
+                ErrorKind::Limit,
+                format!("rule patterns exceed the regex size limit: {e}"),
+            )
+        };
+        let regex_set = RegexSetBuilder::new(patterns.iter().map(|(p, _)| p.as_str()))
+            .size_limit(REGEX_SIZE_LIMIT * 8)
+            .build()
+            .map_err(limit)?;
+        let mut regexes = Vec::with_capacity(patterns.len());
+        for (p, o) in &patterns {
+            let re = regex::RegexBuilder::new(p)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(limit)?;
+            regexes.push((re, *o));
+        }
+        let cue_specs = rules
+            .cues
+            .iter()
+            .map(|c| CueSpec {
+                category: c.category,
+                direction: c.direction,
+                scope: c.scope,
+                max_words: c.max_words,
+                terminated_by: c
+                    .terminated_by
+                    .iter()
+                    .fold(0, |acc, &t| acc | context::category_bit(t)),
+            })
+            .collect();
+        Ok(Triage {
+            inner: Arc::new(Compiled {
+                rules,
+                automaton,
+                owners,
+                regex_set,
+                regexes,
+                cue_specs,
+                readers: Readers::new(),
+                max_message_bytes: max.max(1),
+            }),
+        })
+    }
+
+    /// The rule set this engine was built from.
+    pub fn rules(&self) -> &RuleSet {
+        &self.inner.rules
+    }
+
+    /// Classify one message.
+    ///
+    /// Never panics, whatever the text; the time taken is linear in the
+    /// length of the text read.
+    pub fn classify(&self, text: &str) -> Decision {
+        let c = &*self.inner;
+        let mut flags = Vec::new();
+        let mut text = text;
+        if text.len() > c.max_message_bytes {
+            let mut cut = c.max_message_bytes;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text = &text[..cut];
+            flags.push(Flag::Truncated);
+        }
+        if text.contains('\u{FFFD}') {
+            flags.push(Flag::ReplacementCharacters);
+        }
+        if text.trim().is_empty() {
+            flags.insert(0, Flag::Empty);
+            return Decision {
+                route: Route::NonUrgent,
+                score: 0.0,
+                findings: Vec::new(),
+                suppressed: Vec::new(),
+                readings: Vec::new(),
+                flags,
+                advice: ADVICE_ROUTINE.to_string(),
+                summary: "non-urgent: empty message".to_string(),
+            };
+        }
+        if !text.chars().any(char::is_alphanumeric) {
+            flags.push(Flag::NoWords);
+        }
+        let norm = Normalized::new(text);
+        let scan = self.scan(&norm.text);
+        self.decide(text, &norm, scan, flags)
+    }
+
+    /// Find phrases and patterns, resolve overlaps, read numbers.
+    fn scan(&self, t: &str) -> Scan {
+        let c = &*self.inner;
+        let mut cands: Vec<Candidate> = Vec::new();
+        if let Some(ac) = &c.automaton {
+            for m in ac.find_overlapping_iter(t) {
+                let (s, e) = (m.start(), m.end());
+                if !whole_words(t, s, e) {
+                    continue;
+                }
+                for &owner in &c.owners[m.pattern().as_usize()] {
+                    cands.push(Candidate {
+                        start: s as u32,
+                        end: e as u32,
+                        owner,
+                    });
+                }
+            }
+        }
+        if !c.regexes.is_empty() {
+            for i in c.regex_set.matches(t).iter() {
+                let (re, owner) = &c.regexes[i];
+                for m in re.find_iter(t) {
+                    if m.is_empty() || !whole_words(t, m.start(), m.end()) {
+                        continue;
+                    }
+                    cands.push(Candidate {
+                        start: m.start() as u32,
+                        end: m.end() as u32,
+                        owner: *owner,
+                    });
+                }
+            }
+        }
+        // Leftmost-longest within each class: pseudo, finding, cue/terminator.
+        cands.sort_by_key(|k| (k.owner.class(), k.start, std::cmp::Reverse(k.end)));
+        let mut pseudo: Vec<Candidate> = Vec::new();
+        let mut triggers: Vec<Candidate> = Vec::new();
+        let mut cues: Vec<Candidate> = Vec::new();
+        let mut shadowed: Vec<(Candidate, Candidate)> = Vec::new();
+        let inside = |outer: &Candidate, k: &Candidate| outer.start <= k.start && k.end <= outer.end;
+        for k in cands {
+            match k.owner.class() {
+                0 => {
+                    if pseudo.last().is_none_or(|p| k.start >= p.end) {
+                        pseudo.push(k);
+                    }
+                }
+                1 => {
+                    if let Some(p) = pseudo.iter().find(|p| inside(p, &k)) {
+                        if !shadowed.iter().any(|(s, _)| s.owner == k.owner) {
+                            shadowed.push((k, *p));
+                        }
+                        continue;
+                    }
+                    if triggers.last().is_none_or(|p| k.start >= p.end) {
+                        triggers.push(k);
+                    } else if let Some(last) = triggers.last() {
+                        // Same words, another rule: both findings stand
+                        // ("chest pain" is cardiac and a target-organ sign).
+                        if last.start == k.start && last.end == k.end {
+                            triggers.push(k);
+                        }
+                    }
+                }
+                _ => {
+                    // A cue word inside a pseudo-cue or a finding is part of
+                    // it: "no doubt", "can't breathe", "won't stop bleeding".
+                    if pseudo.iter().chain(&triggers).any(|p| inside(p, &k)) {
+                        continue;
+                    }
+                    match cues.last() {
+                        Some(p) if k.start < p.end && !(k.start == p.start && k.end == p.end) => {}
+                        _ => cues.push(k),
+                    }
+                }
+            }
+        }
+        let mut readings = Vec::new();
+        c.readers.read(t, &mut readings);
+        Scan {
+            triggers,
+            cues,
+            shadowed,
+            readings,
+        }
+    }
+
+    fn decide(&self, original: &str, norm: &Normalized, scan: Scan, flags: Vec<Flag>) -> Decision {
+        let c = &*self.inner;
+        let t = norm.text.as_str();
+        let mut layout = Layout::default();
+        layout.build(t);
+        layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
+            Owner::Terminator(_) => Some(k.start),
+            _ => None,
+        }));
+        let hits: Vec<CueHit> = scan
+            .cues
+            .iter()
+            .filter_map(|k| match k.owner {
+                Owner::Cue(i) => Some(CueHit {
+                    cue: i,
+                    start: k.start,
+                    end: k.end,
+                    first_word: layout.first_word(k.start),
+                    last_word: layout.last_word(k.start, k.end),
+                }),
+                _ => None,
+            })
+            .collect();
+        let orig = |s: u32, e: u32| norm.original_span(s as usize, e as usize);
+        let slice = |s: usize, e: usize| original.get(s..e).unwrap_or("").to_string();
+        let cue_use = |h: u32| -> CueUse {
+            let hit = &hits[h as usize];
+            let def = &c.rules.cues[hit.cue as usize];
+            let (s, e) = orig(hit.start, hit.end);
+            CueUse {
+                id: def.id.clone(),
+                category: def.category,
+                text: slice(s, e),
+                start: s,
+                end: e,
+            }
+        };
+
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut suppressed: Vec<Suppressed> = Vec::new();
+        // Groups earned by asserted, current findings (for combinations).
+        let mut groups: Vec<(&str, usize)> = Vec::new();
+
+        for (k, pseudo) in &scan.shadowed {
+            let Owner::Rule(r) = k.owner else { continue };
+            let rule = &c.rules.rules[r as usize];
+            let (s, e) = orig(k.start, k.end);
+            let (ps, pe) = orig(pseudo.start, pseudo.end);
+            let id = match pseudo.owner {
+                Owner::Pseudo(p) => c.rules.pseudos[p as usize].id.clone(),
+                _ => String::new(),
+            };
+            suppressed.push(Suppressed {
+                rule: rule.id.clone(),
+                concept: rule.concept.clone(),
+                would_route: rule.route,
+                start: s,
+                end: e,
+                text: slice(s, e),
+                by: SuppressedBy::Idiom,
+                cue: CueUse {
+                    id,
+                    category: CueCategory::Negated,
+                    text: slice(ps, pe),
+                    start: ps,
+                    end: pe,
+                },
+            });
+        }
+
+        // Phrase and pattern findings, then vital readings.
+        let mut targets: Vec<(u32, u32, u32, Option<usize>)> = scan
+            .triggers
+            .iter()
+            .filter_map(|k| match k.owner {
+                Owner::Rule(r) => Some((k.start, k.end, r, None)),
+                _ => None,
+            })
+            .collect();
+        for (ri, reading) in scan.readings.iter().enumerate() {
+            for (r, rule) in c.rules.rules.iter().enumerate() {
+                if rule.kind != RuleKind::Vital || rule.measure != Some(reading.measure) {
+                    continue;
+                }
+                let any = rule.any.is_empty() || rule.any.iter().any(|x| x.holds(reading));
+                let all = rule.all_conditions.iter().all(|x| x.holds(reading));
+                if any && all {
+                    targets.push((reading.start as u32, reading.end as u32, r as u32, Some(ri)));
+                }
+            }
+        }
+
+        for &(s, e, r, _) in &targets {
+            let rule = &c.rules.rules[r as usize];
+            let a = context::assess(&layout, &c.cue_specs, &hits, s, e);
+            let (os, oe) = orig(s, e);
+            let mut cues = Vec::new();
+            let negated = a.negated.is_some();
+            let temporality = a.temporality.map_or(Temporality::Recent, |(t, _)| t);
+            let experiencer = if a.other.is_some() {
+                Experiencer::Other
+            } else {
+                Experiencer::Patient
+            };
+            let resolved = match a.status {
+                Some((CueCategory::Resolved, _)) => true,
+                Some((CueCategory::Past, _)) => rule.past_resolves,
+                _ => false,
+            };
+            for h in [a.negated, a.temporality.map(|x| x.1), a.other, a.status.map(|x| x.1)]
+                .into_iter()
+                .flatten()
+            {
+                let u = cue_use(h);
+                if !cues.contains(&u) {
+                    cues.push(u);
+                }
+            }
+            let ctx = crate::context::Context {
+                negated,
+                temporality,
+                experiencer,
+                resolved,
+                cues,
+            };
+            let suppress = if negated {
+                Some((SuppressedBy::Negated, a.negated))
+            } else {
+                match a.temporality {
+                    Some((Temporality::Hypothetical, h)) => {
+                        Some((SuppressedBy::Hypothetical, Some(h)))
+                    }
+                    Some((Temporality::Historical, h)) => {
+                        let by = if c.rules.cues[hits[h as usize].cue as usize].category
+                            == CueCategory::Family
+                        {
+                            SuppressedBy::Family
+                        } else {
+                            SuppressedBy::Historical
+                        };
+                        Some((by, Some(h)))
+                    }
+                    _ => None,
+                }
+            };
+            if let Some((by, Some(h))) = suppress {
+                suppressed.push(Suppressed {
+                    rule: rule.id.clone(),
+                    concept: rule.concept.clone(),
+                    would_route: rule.route,
+                    start: os,
+                    end: oe,
+                    text: slice(os, oe),
+                    by,
+                    cue: cue_use(h),
+                });
+                continue;
+            }
+            let route = if resolved {
+                rule.resolved_route.unwrap_or_else(|| rule.route.resolved())
+            } else {
+                rule.route
+            };
+            if !resolved {
+                for g in &rule.groups {
+                    groups.push((g.as_str(), findings.len()));
+                }
+            }
+            findings.push(Finding {
+                rule: rule.id.clone(),
+                concept: rule.concept.clone(),
+                route,
+                start: os,
+                end: oe,
+                text: slice(os, oe),
+                context: ctx,
+                because: Vec::new(),
+            });
+        }
+
+        // Combinations of groups earned by asserted, current findings.
+        for rule in c.rules.rules.iter().filter(|r| r.kind == RuleKind::Combo) {
+            let mut parts: Vec<usize> = Vec::new();
+            let complete = rule.combo_all.iter().all(|alts| {
+                match groups.iter().find(|(g, _)| alts.iter().any(|a| a == g)) {
+                    Some(&(_, f)) => {
+                        parts.push(f);
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if !complete {
+                continue;
+            }
+            parts.sort_unstable();
+            parts.dedup();
+            if parts.len() < 2 {
+                continue; // one finding cannot combine with itself
+            }
+            let first = &findings[parts[0]];
+            let because = parts.iter().map(|&i| findings[i].rule.clone()).collect();
+            let other = parts
+                .iter()
+                .any(|&i| findings[i].context.experiencer == Experiencer::Other);
+            findings.push(Finding {
+                rule: rule.id.clone(),
+                concept: rule.concept.clone(),
+                route: rule.route,
+                start: first.start,
+                end: first.end,
+                text: first.text.clone(),
+                context: crate::context::Context {
+                    negated: false,
+                    temporality: Temporality::Recent,
+                    experiencer: if other {
+                        Experiencer::Other
+                    } else {
+                        Experiencer::Patient
+                    },
+                    resolved: false,
+                    cues: Vec::new(),
+                },
+                because,
+            });
+        }
+
+        findings.sort_by(|a, b| b.route.cmp(&a.route).then(a.start.cmp(&b.start)));
+        suppressed.sort_by_key(|s| s.start);
+        let route = findings.first().map_or(Route::NonUrgent, |f| f.route);
+        let score = score(route, &findings, |id| {
+            c.rules
+                .rules
+                .iter()
+                .find(|r| r.id == id)
+                .map_or(0.5, |r| r.weight)
+        });
+        let advice = advice(route, &findings, |id| {
+            c.rules
+                .rules
+                .iter()
+                .find(|r| r.id == id)
+                .and_then(|r| r.advice.as_deref())
+        });
+        let summary = summary(route, &findings, &suppressed);
+        let readings = scan
+            .readings
+            .into_iter()
+            .map(|r| {
+                let (s, e) = orig(r.start as u32, r.end as u32);
+                Reading {
+                    start: s,
+                    end: e,
+                    ..r
+                }
+            })
+            .collect();
+        Decision {
+            route,
+            score,
+            findings,
+            suppressed,
+            readings,
+            flags,
+            advice,
+            summary,
+        }
+    }
+
+    /// Assess the context of the byte range `start..end` of `text` (a
+    /// mention of a condition), with this engine's cues. Offsets outside the
+    /// text or off character boundaries are clamped to the nearest valid
+    /// ones.
+    ///
+    /// ```
+    /// use portal_triage::{Temporality, Triage};
+    /// let t = Triage::default();
+    /// let text = "Patient denies chest pain. History of stroke in 2019.";
+    /// let c = t.context(text, 15, 25);
+    /// assert!(c.negated);
+    /// let c = t.context(text, 38, 44);
+    /// assert_eq!(c.temporality, Temporality::Historical);
+    /// ```
+    pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
+        let c = &*self.inner;
+        let clamp = |mut p: usize| {
+            p = p.min(text.len());
+            while !text.is_char_boundary(p) {
+                p -= 1;
+            }
+            p
+        };
+        let (start, end) = (clamp(start), clamp(end.max(start)));
+        let norm = Normalized::new(text);
+        // Map original offsets to normalized ones.
+        let ns = norm.normalized_offset(start);
+        let ne = norm.normalized_offset(end).max(ns);
+        let scan = self.scan(&norm.text);
+        let t = norm.text.as_str();
+        let mut layout = Layout::default();
+        layout.build(t);
+        layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
+            Owner::Terminator(_) => Some(k.start),
+            _ => None,
+        }));
+        let hits: Vec<CueHit> = scan
+            .cues
+            .iter()
+            .filter_map(|k| match k.owner {
+                Owner::Cue(i) if k.end <= ns as u32 || k.start >= ne as u32 => Some(CueHit {
+                    cue: i,
+                    start: k.start,
+                    end: k.end,
+                    first_word: layout.first_word(k.start),
+                    last_word: layout.last_word(k.start, k.end),
+                }),
+                _ => None,
+            })
+            .collect();
+        let a: Assessment = context::assess(&layout, &c.cue_specs, &hits, ns as u32, ne as u32);
+        let mut cues = Vec::new();
+        for h in [a.negated, a.temporality.map(|x| x.1), a.other, a.status.map(|x| x.1)]
+            .into_iter()
+            .flatten()
+        {
+            let hit = &hits[h as usize];
+            let def = &c.rules.cues[hit.cue as usize];
+            let (s, e) = norm.original_span(hit.start as usize, hit.end as usize);
+            let u = CueUse {
+                id: def.id.clone(),
+                category: def.category,
+                text: text.get(s..e).unwrap_or("").to_string(),
+                start: s,
+                end: e,
+            };
+            if !cues.contains(&u) {
+                cues.push(u);
+            }
+        }
+        crate::context::Context {
+            negated: a.negated.is_some(),
+            temporality: a.temporality.map_or(Temporality::Recent, |(t, _)| t),
+            experiencer: if a.other.is_some() {
+                Experiencer::Other
+            } else {
+                Experiencer::Patient
+            },
+            resolved: matches!(a.status, Some((CueCategory::Resolved, _))),
+            cues,
+        }
+    }
+
+    /// Run every inline test of the rule set (rules, vitals, combinations
+    /// and cues) and return the failures.
+    ///
+    /// ```
+    /// let t = portal_triage::Triage::default();
+    /// assert!(t.run_rule_tests().is_empty());
+    /// ```
+    pub fn run_rule_tests(&self) -> Vec<TestFailure> {
+        let c = &*self.inner;
+        let mut out = Vec::new();
+        for rule in &c.rules.rules {
+            for (i, test) in rule.tests.iter().enumerate() {
+                let d = self.classify(&test.text);
+                let fired = d.findings.iter().any(|f| f.rule == rule.id);
+                let mut problems = Vec::new();
+                if fired != test.fires {
+                    problems.push(if test.fires {
+                        "the rule did not fire".to_string()
+                    } else {
+                        "the rule fired but must not".to_string()
+                    });
+                }
+                if let Some(want) = test.route {
+                    if d.route != want {
+                        problems.push(format!("route {} (expected {want})", d.route));
+                    }
+                }
+                if !problems.is_empty() {
+                    out.push(TestFailure {
+                        rule: rule.id.clone(),
+                        path: rule.origin.path.clone(),
+                        line: rule.origin.line,
+                        test: i + 1,
+                        text: test.text.clone(),
+                        problem: problems.join("; "),
+                        decision_rules: d.rule_ids().iter().map(|s| s.to_string()).collect(),
+                    });
+                }
+            }
+        }
+        for cue in &c.rules.cues {
+            for (i, test) in cue.tests.iter().enumerate() {
+                let problem = match find_phrase(&test.text, &test.target) {
+                    None => Some("the target does not occur in the text".to_string()),
+                    Some((s, e)) => {
+                        let ctx = self.context(&test.text, s, e);
+                        let applied = ctx.cues.iter().any(|u| u.id == cue.id);
+                        (applied != test.applies).then(|| {
+                            if test.applies {
+                                format!(
+                                    "the cue did not apply (cues that did: {})",
+                                    ctx.cues
+                                        .iter()
+                                        .map(|u| u.id.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            } else {
+                                "the cue applied but must not".to_string()
+                            }
+                        })
+                    }
+                };
+                if let Some(problem) = problem {
+                    out.push(TestFailure {
+                        rule: cue.id.clone(),
+                        path: cue.origin.path.clone(),
+                        line: cue.origin.line,
+                        test: i + 1,
+                        text: test.text.clone(),
+                        problem,
+                        decision_rules: Vec::new(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether `t[s..e]` starts and ends on word boundaries. A match that
+/// begins (or ends) with punctuation, such as the cue `? no`, needs no
+/// boundary on that side.
+fn whole_words(t: &str, s: usize, e: usize) -> bool {
+    let m = &t[s..e];
+    let starts_word = m.chars().next().is_some_and(char::is_alphanumeric);
+    let ends_word = m.chars().next_back().is_some_and(char::is_alphanumeric);
+    (!starts_word || boundary_before(t, s)) && (!ends_word || boundary_after(t, e))
+}
+
+/// Find `target` in `text`: case-insensitive, flexible whitespace, on the
+/// normalized forms; returns original byte offsets.
+pub fn find_phrase(text: &str, target: &str) -> Option<(usize, usize)> {
+    let norm = Normalized::new(text);
+    let want = crate::normalize::normalize_phrase(target);
+    if want.is_empty() {
+        return None;
+    }
+    let t = norm.text.as_str();
+    let mut from = 0;
+    while let Some(i) = t[from..].find(&want) {
+        let s = from + i;
+        let e = s + want.len();
+        if whole_words(t, s, e) {
+            return Some(norm.original_span(s, e));
+        }
+        from = s + want.chars().next().map_or(1, char::len_utf8);
+    }
+    None
+}
+
+/// An inline rule test that failed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TestFailure {
+    /// The rule or cue id.
+    pub rule: String,
+    /// Its file.
+    pub path: String,
+    /// The line of its table.
+    pub line: usize,
+    /// Which of its tests (1-based).
+    pub test: usize,
+    /// The test's text.
+    pub text: String,
+    /// What went wrong.
+    pub problem: String,
+    /// The rules that did fire on the text.
+    pub decision_rules: Vec<String>,
+}
+
+impl std::fmt::Display for TestFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: test {} of `{}`: {}: {:?} (fired: {})",
+            self.path,
+            self.line,
+            self.test,
+            self.rule,
+            self.problem,
+            self.text,
+            if self.decision_rules.is_empty() {
+                "nothing".to_string()
+            } else {
+                self.decision_rules.join(", ")
+            }
+        )
+    }
+}
+
+struct Scan {
+    triggers: Vec<Candidate>,
+    cues: Vec<Candidate>,
+    shadowed: Vec<(Candidate, Candidate)>,
+    readings: Vec<Reading>,
+}
+
+/// Urgency in [0, 1]: the route sets the band (non-urgent [0, 0.3],
+/// needs-call [0.4, 0.69], call-911 [0.7, 1]); the heaviest finding of that
+/// route and the number of distinct findings place it inside the band.
+fn score(route: Route, findings: &[Finding], weight: impl Fn(&str) -> f64) -> f64 {
+    let (base, width) = match route {
+        Route::NonUrgent => (0.0, 0.3),
+        Route::NeedsCall => (0.4, 0.29),
+        Route::Call911 => (0.7, 0.3),
+    };
+    let at_route: Vec<&Finding> = findings.iter().filter(|f| f.route == route).collect();
+    if at_route.is_empty() {
+        return base;
+    }
+    let max_w = at_route
+        .iter()
+        .map(|f| weight(&f.rule))
+        .fold(0.0_f64, f64::max);
+    let mut distinct: Vec<&str> = at_route.iter().map(|f| f.rule.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let breadth = 1.0 - 0.5_f64.powi(distinct.len() as i32 - 1);
+    let s = base + width * (0.7 * max_w + 0.3 * breadth);
+    (s * 1000.0).round() / 1000.0
+}
+
+fn advice<'a>(route: Route, findings: &[Finding], extra: impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut out = match route {
+        Route::Call911 => ADVICE_911,
+        Route::NeedsCall => ADVICE_CALL,
+        Route::NonUrgent => ADVICE_ROUTINE,
+    }
+    .to_string();
+    let mut seen: Vec<&str> = Vec::new();
+    for f in findings {
+        if let Some(a) = extra(&f.rule) {
+            if !seen.contains(&a) {
+                seen.push(a);
+                out.push(' ');
+                out.push_str(a);
+            }
+        }
+    }
+    out
+}
+
+fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> String {
+    let mut out = String::from(route.as_str());
+    let mut concepts: Vec<String> = Vec::new();
+    for f in findings.iter().filter(|f| f.route > Route::NonUrgent) {
+        let mut c = f.concept.clone();
+        if f.context.resolved {
+            c.push_str(" (resolved)");
+        }
+        if f.context.experiencer == Experiencer::Other {
+            c.push_str(" (someone else)");
+        }
+        if !concepts.contains(&c) {
+            concepts.push(c);
+        }
+    }
+    if concepts.is_empty() {
+        out.push_str(": no urgent finding");
+    } else {
+        out.push_str(": ");
+        out.push_str(&concepts.join("; "));
+    }
+    if !suppressed.is_empty() {
+        let mut s: Vec<String> = Vec::new();
+        for x in suppressed {
+            let item = format!(
+                "{} ({})",
+                x.concept,
+                match x.by {
+                    SuppressedBy::Negated => "negated",
+                    SuppressedBy::Historical => "historical",
+                    SuppressedBy::Hypothetical => "hypothetical",
+                    SuppressedBy::Family => "family history",
+                    SuppressedBy::Idiom => "idiom",
+                }
+            );
+            if !s.contains(&item) {
+                s.push(item);
+            }
+        }
+        out.push_str(" | not counted: ");
+        out.push_str(&s.join("; "));
+    }
+    out
+}
+
+impl Normalized {
+    /// The normalized byte offset of original byte offset `pos`.
+    pub(crate) fn normalized_offset(&self, pos: usize) -> usize {
+        self.first_at_or_after(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn triage_is_send_sync_clone() {
+        fn is<T: Send + Sync + Clone>() {}
+        is::<super::Triage>();
+    }
+}

@@ -1,0 +1,157 @@
+//! Errors as values: one opaque [`Error`] with a [`ErrorKind`], and the
+//! rule-file [`Diagnostic`]s behind a rule-set error.
+
+use std::fmt;
+
+/// What went wrong, broadly. More kinds may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A rule file or directory could not be read.
+    Io,
+    /// One or more rule files are invalid; see [`Error::diagnostics`].
+    Rules,
+    /// The rule set loaded, but some of its inline tests fail (strict mode).
+    RuleTests,
+    /// The rule set exceeds a size limit (phrases, regex size, automaton).
+    Limit,
+}
+
+/// The error type of this crate.
+///
+/// Opaque on purpose: match on [`Error::kind`], read [`Error::diagnostics`]
+/// for rule-file problems, and print it with `Display`.
+///
+/// ```
+/// use portal_triage::{ErrorKind, RuleSet};
+/// let err = RuleSet::from_sources([("bad.toml", "[[rule]]\nid = 3\n")]).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Rules);
+/// assert!(err.to_string().contains("bad.toml:2:"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_diagnostics(kind: ErrorKind, diagnostics: Vec<Diagnostic>) -> Error {
+        let message = format!(
+            "{} error{} in the rule set",
+            diagnostics.len(),
+            if diagnostics.len() == 1 { "" } else { "s" }
+        );
+        Error {
+            kind,
+            message,
+            diagnostics,
+        }
+    }
+
+    /// The broad kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Every problem found in the rule files, in file and line order.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.diagnostics.is_empty() {
+            return f.write_str(&self.message);
+        }
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// One problem in a rule file, located by path, line and column (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// The rule file's path (or name, for in-memory sources).
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// A stable code such as `E0002`; see `docs/rules.md`.
+    pub code: &'static str,
+    /// What is wrong and, where it helps, what to do.
+    pub message: String,
+    /// The offending line of the rule file, for display.
+    pub source_line: String,
+}
+
+impl Diagnostic {
+    pub(crate) fn at(
+        path: &str,
+        source: &str,
+        offset: usize,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let offset = offset.min(source.len());
+        let offset = (0..=offset)
+            .rev()
+            .find(|&o| source.is_char_boundary(o))
+            .unwrap_or(0);
+        let before = &source[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = source[line_start..offset].chars().count() + 1;
+        let source_line = source[line_start..]
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_string();
+        Diagnostic {
+            path: path.to_string(),
+            line,
+            column,
+            code,
+            message: message.into(),
+            source_line,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}:{}:{}: error[{}]: {}",
+            self.path, self.line, self.column, self.code, self.message
+        )?;
+        let gutter = self.line.to_string().len();
+        writeln!(f, "{:gutter$} |", "")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        write!(
+            f,
+            "{:gutter$} | {:>col$}",
+            "",
+            "^",
+            col = self.column.max(1)
+        )
+    }
+}

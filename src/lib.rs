@@ -1,0 +1,49 @@
+//! # portal-triage
+//!
+//! Reads patient-portal secure messages and decides how fast a human must
+//! act on each: [`Route::NonUrgent`] (the normal inbox, 1-3 days),
+//! [`Route::NeedsCall`] (a clinician phones the patient today) or
+//! [`Route::Call911`] (an emergency is happening; the patient must call 911
+//! now). Every decision says why: the findings with their byte spans in the
+//! original text, the context that applied to each, the mentions that did
+//! not count and the cue that suppressed them, the numbers read, advice for
+//! the patient and a one-line summary for the clinician.
+//!
+//! ```
+//! use portal_triage::{Route, Triage};
+//!
+//! let triage = Triage::default(); // the built-in rules, compiled once
+//! let d = triage.classify("bp 192/118 and I have a pounding headache and blurry vision");
+//! assert_eq!(d.route, Route::Call911);
+//! assert!(d.advice.contains("Call 911"));
+//!
+//! let d = triage.classify("passed out yesterday after standing up, feel fine now");
+//! assert_eq!(d.route, Route::NeedsCall); // resolved: one level lower
+//!
+//! let d = triage.classify("What should I do if the chest pain comes back?");
+//! assert_eq!(d.route, Route::NonUrgent); // hypothetical
+//! ```
+//!
+//! The clinical knowledge lives in TOML rule files (`rules/` in the
+//! repository, compiled in). Load a site's own with [`RuleSet::from_dir`],
+//! or layer extra files on the default with [`RuleSet::layered`].
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod context;
+mod decision;
+mod engine;
+mod error;
+mod normalize;
+mod route;
+mod rules;
+mod vitals;
+
+pub use context::{Context, CueCategory, CueUse, Direction, Experiencer, Scope, Temporality};
+pub use decision::{Decision, Finding, Flag, Suppressed, SuppressedBy};
+pub use engine::{DEFAULT_MAX_MESSAGE_BYTES, TestFailure, Triage, find_phrase};
+pub use error::{Diagnostic, Error, ErrorKind};
+pub use route::{ParseRouteError, Route};
+pub use rules::{CueTest, Origin, RuleInfo, RuleKind, RuleSet, RuleTest};
+pub use vitals::{Condition, Measure, Reading};

@@ -1,0 +1,189 @@
+//! Text normalization with an offset map back to the original text.
+//!
+//! Message text and rule phrases go through the same folding, so a rule
+//! written as `can't breathe` matches `CANT BREATHE`, `can’t  breathe` and
+//! `ｃａｎ’ｔ breathe` alike. Every normalized byte remembers the byte range of
+//! the original character it came from, so findings point at the original.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalized text plus, for each of its bytes, the original byte range.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Normalized {
+    /// Lower-case, folded text. Whitespace runs are one space, or one `\n`
+    /// when the run held a line break.
+    pub text: String,
+    /// `origin[i]` = (start, end) in the original text of the character that
+    /// produced normalized byte `i`.
+    origin: Vec<(u32, u32)>,
+}
+
+impl Normalized {
+    /// Normalize `input`. Inputs longer than `u32::MAX` bytes must be cut
+    /// before (the engine caps message length far below that).
+    pub fn new(input: &str) -> Normalized {
+        let mut out = Normalized {
+            text: String::with_capacity(input.len() + 8),
+            origin: Vec::with_capacity(input.len() + 8),
+        };
+        out.fill(input);
+        out
+    }
+
+    fn fill(&mut self, input: &str) {
+        let mut pending_space: Option<(u32, u32, bool)> = None; // start, end, saw newline
+        let mut chars = input.char_indices().peekable();
+        let mut prev_alpha = false;
+        while let Some((i, c)) = chars.next() {
+            let start = i as u32;
+            let end = (i + c.len_utf8()) as u32;
+            if c.is_whitespace() || c.is_control() {
+                let nl = c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}';
+                pending_space = Some(match pending_space {
+                    Some((s, _, n)) => (s, end, n || nl),
+                    None => (start, end, nl),
+                });
+                prev_alpha = false;
+                continue;
+            }
+            // Apostrophes vanish: "can't" == "cant".
+            if matches!(c, '\'' | '’' | '‘' | '‛' | 'ʼ' | '´' | '`' | '′') {
+                continue;
+            }
+            if let Some((s, e, nl)) = pending_space.take() {
+                if !self.text.is_empty() {
+                    self.push(if nl { '\n' } else { ' ' }, s, e);
+                }
+            }
+            // A hyphen between two letters is a space: "short-of-breath" ==
+            // "short of breath". Between digits it stays ("93-95").
+            let is_dash = matches!(
+                c,
+                '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '﹣' | '－'
+            );
+            if is_dash {
+                let next_alpha = chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
+                if prev_alpha && next_alpha {
+                    self.push(' ', start, end);
+                } else {
+                    self.push('-', start, end);
+                }
+                prev_alpha = false;
+                continue;
+            }
+            if c.is_ascii() {
+                self.push(c.to_ascii_lowercase(), start, end);
+                prev_alpha = c.is_ascii_alphabetic();
+                continue;
+            }
+            prev_alpha = c.is_alphabetic();
+            match c {
+                '“' | '”' | '„' | '‟' | '«' | '»' | '〝' | '〞' => self.push('"', start, end),
+                '…' => {
+                    for _ in 0..3 {
+                        self.push('.', start, end);
+                    }
+                }
+                _ => {
+                    // Compatibility folding (full-width letters, ligatures,
+                    // superscripts), then lower case.
+                    for d in std::iter::once(c).nfkc() {
+                        if matches!(d, '\'' | '’') {
+                            continue;
+                        }
+                        for l in d.to_lowercase() {
+                            self.push(l, start, end);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, c: char, start: u32, end: u32) {
+        let before = self.text.len();
+        self.text.push(c);
+        for _ in before..self.text.len() {
+            self.origin.push((start, end));
+        }
+    }
+
+    /// The first normalized byte whose original character starts at or
+    /// after original byte `pos` (the text length when none does).
+    pub fn first_at_or_after(&self, pos: usize) -> usize {
+        self.origin.partition_point(|&(s, _)| (s as usize) < pos)
+    }
+
+    /// Map a normalized byte range to the original byte range.
+    pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+        if start >= end || start >= self.origin.len() {
+            return (0, 0);
+        }
+        let end = end.min(self.origin.len());
+        let s = self.origin[start].0 as usize;
+        let e = self.origin[end - 1].1 as usize;
+        (s, e.max(s))
+    }
+}
+
+/// Normalize a rule phrase: same folding as message text, trimmed.
+pub(crate) fn normalize_phrase(phrase: &str) -> String {
+    Normalized::new(phrase.trim()).text.trim().to_string()
+}
+
+/// Whether byte `pos` of `text` sits on a word boundary on its left side
+/// (the character before it is not alphanumeric).
+pub(crate) fn boundary_before(text: &str, pos: usize) -> bool {
+    text[..pos]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric())
+}
+
+/// Whether byte `pos` of `text` sits on a word boundary on its right side.
+pub(crate) fn boundary_after(text: &str, pos: usize) -> bool {
+    text[pos..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_apostrophes_and_space() {
+        let n = Normalized::new("I CAN’T  breathe\u{a0}now");
+        assert_eq!(n.text, "i cant breathe now");
+    }
+
+    #[test]
+    fn keeps_line_breaks_as_one_newline() {
+        let n = Normalized::new("chest pain? no\r\n\r\n  SOB? no");
+        assert_eq!(n.text, "chest pain? no\nsob? no");
+    }
+
+    #[test]
+    fn folds_full_width_and_quotes_and_dashes() {
+        let n = Normalized::new("ＣＨＥＳＴ pain — “bad” short-of-breath");
+        assert_eq!(n.text, "chest pain - \"bad\" short of breath");
+    }
+
+    #[test]
+    fn maps_spans_back_to_original() {
+        let src = "Hi — my CHEST’s tight";
+        let n = Normalized::new(src);
+        let at = n.text.find("chests").unwrap();
+        let (s, e) = n.original_span(at, at + "chests".len());
+        assert_eq!(&src[s..e], "CHEST’s");
+    }
+
+    #[test]
+    fn leading_space_is_dropped() {
+        assert_eq!(Normalized::new("  \n hello").text, "hello");
+        assert_eq!(Normalized::new("").text, "");
+    }
+
+    #[test]
+    fn phrase_normalization_matches_text() {
+        assert_eq!(normalize_phrase(" Can't  Breathe "), "cant breathe");
+    }
+}

@@ -1,0 +1,1071 @@
+//! Rule files: the TOML schema, strict loading with every error reported at
+//! once, and the [`RuleSet`] they make. The format is documented in
+//! `docs/rules.md`.
+
+use crate::context::{CueCategory, Direction, Scope};
+use crate::error::{Diagnostic, Error, ErrorKind};
+use crate::route::Route;
+use crate::vitals::{Condition, Measure};
+use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// The default rule files, compiled into the binary.
+const BUILTIN: &[(&str, &str)] = &[
+    ("rules/context.toml", include_str!("../rules/context.toml")),
+    ("rules/vitals.toml", include_str!("../rules/vitals.toml")),
+    ("rules/cardiac.toml", include_str!("../rules/cardiac.toml")),
+    ("rules/respiratory.toml", include_str!("../rules/respiratory.toml")),
+    ("rules/neuro.toml", include_str!("../rules/neuro.toml")),
+    ("rules/bleeding.toml", include_str!("../rules/bleeding.toml")),
+    ("rules/allergy.toml", include_str!("../rules/allergy.toml")),
+    ("rules/mental-health.toml", include_str!("../rules/mental-health.toml")),
+    ("rules/poisoning.toml", include_str!("../rules/poisoning.toml")),
+    ("rules/injury.toml", include_str!("../rules/injury.toml")),
+    ("rules/pain.toml", include_str!("../rules/pain.toml")),
+    ("rules/metabolic.toml", include_str!("../rules/metabolic.toml")),
+    ("rules/infection.toml", include_str!("../rules/infection.toml")),
+    ("rules/pregnancy.toml", include_str!("../rules/pregnancy.toml")),
+    ("rules/medication.toml", include_str!("../rules/medication.toml")),
+    ("rules/general.toml", include_str!("../rules/general.toml")),
+];
+
+/// Limits that keep a rule set (and so every scan) bounded.
+pub(crate) const MAX_PHRASES: usize = 200_000;
+pub(crate) const MAX_PHRASE_LEN: usize = 512;
+pub(crate) const MAX_PATTERNS: usize = 2_000;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 2 * (1 << 20);
+
+// ---------------------------------------------------------------- raw schema
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    area: Option<String>,
+    #[serde(default)]
+    rule: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    combo: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    vital: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    cue: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    pseudo: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    terminator: Vec<toml::Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    concept: String,
+    route: Route,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    past_resolves: bool,
+    #[serde(default)]
+    resolved_route: Option<Route>,
+    #[serde(default)]
+    weight: Option<f64>,
+    #[serde(default)]
+    advice: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    tests: Vec<RawTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    text: String,
+    #[serde(default = "yes")]
+    fires: bool,
+    #[serde(default)]
+    route: Option<Route>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCombo {
+    id: String,
+    concept: String,
+    route: Route,
+    all: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    weight: Option<f64>,
+    #[serde(default)]
+    advice: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    tests: Vec<RawTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVital {
+    id: String,
+    concept: String,
+    measure: Measure,
+    route: Route,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    any: Vec<Condition>,
+    #[serde(default)]
+    all: Vec<Condition>,
+    #[serde(default)]
+    resolved_route: Option<Route>,
+    #[serde(default)]
+    weight: Option<f64>,
+    #[serde(default)]
+    advice: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    tests: Vec<RawTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCue {
+    id: String,
+    category: CueCategory,
+    #[serde(default)]
+    direction: Direction,
+    #[serde(default)]
+    scope: Scope,
+    #[serde(default = "default_max_words")]
+    max_words: u32,
+    #[serde(default)]
+    terminated_by: Vec<CueCategory>,
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    tests: Vec<RawCueTest>,
+}
+
+fn default_max_words() -> u32 {
+    6
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCueTest {
+    text: String,
+    target: String,
+    #[serde(default = "yes")]
+    applies: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhraseList {
+    id: String,
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+// ---------------------------------------------------------------- rule set
+
+/// Where a rule was defined.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Origin {
+    /// The rule file.
+    pub path: String,
+    /// 1-based line of the rule's table.
+    pub line: usize,
+}
+
+/// An inline test of a rule, combination or vital rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleTest {
+    /// The message text.
+    pub text: String,
+    /// Whether the rule must fire (true) or must not (false).
+    pub fires: bool,
+    /// The expected route of the whole message, if given.
+    pub route: Option<Route>,
+}
+
+/// An inline test of a context cue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CueTest {
+    /// The text.
+    pub text: String,
+    /// The target phrase whose context is assessed.
+    pub target: String,
+    /// Whether this cue must apply to the target.
+    pub applies: bool,
+}
+
+/// What kind of rule a [`RuleInfo`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleKind {
+    /// A phrase or pattern rule.
+    Phrase,
+    /// A reading judged against thresholds.
+    Vital,
+    /// A combination of groups.
+    Combo,
+}
+
+/// A finding rule: phrases/patterns, a vital threshold, or a combination.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleDef {
+    pub id: String,
+    pub kind: RuleKind,
+    pub area: String,
+    pub concept: String,
+    pub route: Route,
+    pub groups: Vec<String>,
+    pub past_resolves: bool,
+    pub resolved_route: Option<Route>,
+    pub weight: f64,
+    pub advice: Option<String>,
+    pub phrases: Vec<String>,
+    pub patterns: Vec<String>,
+    pub measure: Option<Measure>,
+    pub any: Vec<Condition>,
+    pub all_conditions: Vec<Condition>,
+    pub combo_all: Vec<Vec<String>>,
+    pub tests: Vec<RuleTest>,
+    pub origin: Origin,
+}
+
+/// A context cue rule.
+#[derive(Debug, Clone)]
+pub(crate) struct CueDef {
+    pub id: String,
+    pub category: CueCategory,
+    pub direction: Direction,
+    pub scope: Scope,
+    pub max_words: u32,
+    pub terminated_by: Vec<CueCategory>,
+    pub phrases: Vec<String>,
+    pub patterns: Vec<String>,
+    pub tests: Vec<CueTest>,
+    pub origin: Origin,
+}
+
+/// A pseudo-cue / idiom list or a terminator list.
+#[derive(Debug, Clone)]
+pub(crate) struct PhraseListDef {
+    pub id: String,
+    pub phrases: Vec<String>,
+    pub patterns: Vec<String>,
+}
+
+/// A public summary of one rule, for listings and tools.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleInfo {
+    /// The rule id.
+    pub id: String,
+    /// Phrase, vital or combo.
+    pub kind: RuleKind,
+    /// The clinical area (the file's `area`, or its name).
+    pub area: String,
+    /// Plain-language concept.
+    pub concept: String,
+    /// The route it earns.
+    pub route: Route,
+    /// Number of literal phrases.
+    pub phrases: usize,
+    /// Number of regex patterns.
+    pub patterns: usize,
+    /// Number of inline tests.
+    pub tests: usize,
+    /// Where it is defined.
+    pub origin: Origin,
+}
+
+/// A validated set of rule files, ready to build a [`crate::Triage`] from.
+///
+/// ```
+/// use portal_triage::RuleSet;
+/// let rules = RuleSet::builtin().unwrap();
+/// assert!(rules.rules().any(|r| r.id == "cardiac.chest-pain"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<RuleDef>,
+    pub(crate) cues: Vec<CueDef>,
+    pub(crate) pseudos: Vec<PhraseListDef>,
+    pub(crate) terminators: Vec<PhraseListDef>,
+    /// Ids disabled by a later layer (`enabled = false`).
+    disabled: BTreeSet<String>,
+}
+
+impl RuleSet {
+    /// The default rule set compiled into the binary.
+    pub fn builtin() -> Result<RuleSet, Error> {
+        RuleSet::from_sources(BUILTIN.iter().copied())
+    }
+
+    /// The names and text of the built-in rule files.
+    pub fn builtin_sources() -> impl Iterator<Item = (&'static str, &'static str)> {
+        BUILTIN.iter().copied()
+    }
+
+    /// Load every `*.toml` file of a directory (not recursive), in file-name
+    /// order.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<RuleSet, Error> {
+        let sources = read_dir_sources(dir.as_ref())?;
+        RuleSet::from_sources(sources.iter().map(|(p, t)| (p.as_str(), t.as_str())))
+    }
+
+    /// Load rule files from memory: `(name, text)` pairs. Every problem in
+    /// every file is reported in one [`Error`].
+    pub fn from_sources<'a, I>(sources: I) -> Result<RuleSet, Error>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut loader = Loader::default();
+        for (name, text) in sources {
+            loader.file(name, text);
+        }
+        loader.finish()
+    }
+
+    /// Layer a site's extra rules on top of these: a rule whose id already
+    /// exists replaces it, `enabled = false` removes it, new ids are added.
+    ///
+    /// ```
+    /// use portal_triage::RuleSet;
+    /// let extra = RuleSet::from_sources([("site.toml", r#"
+    /// [[rule]]
+    /// id = "site.bee-sting"
+    /// concept = "bee sting with a known bee allergy"
+    /// route = "needs-call"
+    /// phrases = ["stung by a bee"]
+    /// [[rule.tests]]
+    /// text = "I was stung by a bee an hour ago"
+    /// route = "needs-call"
+    /// "#)]).unwrap();
+    /// let rules = RuleSet::builtin().unwrap().layered(extra);
+    /// assert!(rules.rules().any(|r| r.id == "site.bee-sting"));
+    /// ```
+    pub fn layered(mut self, extra: RuleSet) -> RuleSet {
+        for id in &extra.disabled {
+            self.rules.retain(|r| &r.id != id);
+            self.cues.retain(|r| &r.id != id);
+            self.pseudos.retain(|r| &r.id != id);
+            self.terminators.retain(|r| &r.id != id);
+        }
+        fn merge<T: Clone>(base: &mut Vec<T>, extra: Vec<T>, id: impl Fn(&T) -> &str) {
+            for item in extra {
+                match base.iter_mut().find(|b| id(b) == id(&item)) {
+                    Some(slot) => *slot = item,
+                    None => base.push(item),
+                }
+            }
+        }
+        merge(&mut self.rules, extra.rules, |r| &r.id);
+        merge(&mut self.cues, extra.cues, |r| &r.id);
+        merge(&mut self.pseudos, extra.pseudos, |r| &r.id);
+        merge(&mut self.terminators, extra.terminators, |r| &r.id);
+        self
+    }
+
+    /// Summaries of the finding rules (phrase, vital and combo), in load order.
+    pub fn rules(&self) -> impl Iterator<Item = RuleInfo> + '_ {
+        self.rules.iter().map(|r| RuleInfo {
+            id: r.id.clone(),
+            kind: r.kind,
+            area: r.area.clone(),
+            concept: r.concept.clone(),
+            route: r.route,
+            phrases: r.phrases.len(),
+            patterns: r.patterns.len(),
+            tests: r.tests.len(),
+            origin: r.origin.clone(),
+        })
+    }
+
+    /// Lint: combination entries that name a group no rule earns (such an
+    /// alternative can never be met). Not an error, because an extra layer
+    /// may combine groups that another layer provides; `check` reports it.
+    pub fn unknown_groups(&self) -> Vec<Diagnostic> {
+        let known: BTreeSet<&str> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.groups.iter().map(String::as_str))
+            .collect();
+        let mut out = Vec::new();
+        for r in &self.rules {
+            for alt in r.combo_all.iter().flatten() {
+                if !known.contains(alt.as_str()) {
+                    out.push(Diagnostic {
+                        path: r.origin.path.clone(),
+                        line: r.origin.line,
+                        column: 1,
+                        code: "E0006",
+                        message: format!("`{}` combines group `{alt}`, which no rule earns", r.id),
+                        source_line: String::new(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Every literal phrase of the set (findings, cues, pseudo-cues,
+    /// terminators), normalized, without duplicates, sorted.
+    pub fn literal_phrases(&self) -> Vec<String> {
+        let mut all = BTreeSet::new();
+        for r in &self.rules {
+            all.extend(r.phrases.iter().cloned());
+        }
+        for c in &self.cues {
+            all.extend(c.phrases.iter().cloned());
+        }
+        for p in self.pseudos.iter().chain(&self.terminators) {
+            all.extend(p.phrases.iter().cloned());
+        }
+        all.into_iter().collect()
+    }
+}
+
+fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read rule directory {}: {e}", dir.display()),
+        )
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot read rule directory {}: {e}", dir.display()),
+            )
+        })?;
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("no *.toml rule files in {}", dir.display()),
+        ));
+    }
+    let mut out = Vec::with_capacity(paths.len());
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => out.push((path.display().to_string(), text)),
+                Err(e) => {
+                    let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    let at = e.utf8_error().valid_up_to();
+                    diagnostics.push(Diagnostic::at(
+                        &path.display().to_string(),
+                        &lossy,
+                        at,
+                        "E0009",
+                        "the file is not valid UTF-8",
+                    ));
+                }
+            },
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot read rule file {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(Error::with_diagnostics(ErrorKind::Rules, diagnostics));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- loader
+
+#[derive(Default)]
+struct Loader {
+    set: RuleSet,
+    diagnostics: Vec<Diagnostic>,
+    ids: HashMap<String, (String, usize)>,
+    phrase_count: usize,
+    pattern_count: usize,
+}
+
+/// One file being loaded: its name and text, for locating errors.
+struct Src<'a> {
+    path: &'a str,
+    text: &'a str,
+}
+
+impl Src<'_> {
+    fn diag(&self, offset: usize, code: &'static str, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(self.path, self.text, offset, code, msg)
+    }
+
+    /// Best location for a key inside a table's span: the line `key = ...`.
+    fn key_offset(&self, span: &std::ops::Range<usize>, key: &str) -> usize {
+        let end = span.end.min(self.text.len());
+        let start = span.start.min(end);
+        let Some(body) = self.text.get(start..end) else {
+            return start;
+        };
+        let mut off = start;
+        for line in body.split_inclusive('\n') {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return off + (line.len() - t.len());
+                }
+            }
+            off += line.len();
+        }
+        start
+    }
+
+    /// A `[[what]]` table's span covers only its header; extend it to the
+    /// table's body (up to the next header that is not one of its own
+    /// sub-tables such as `[[what.tests]]`).
+    fn extent(&self, header: std::ops::Range<usize>, what: &str) -> std::ops::Range<usize> {
+        let from = header.end.min(self.text.len());
+        let own = [format!("[[{what}."), format!("[{what}.")];
+        let mut off = from;
+        for line in self.text[from..].split_inclusive('\n') {
+            let t = line.trim_start();
+            if t.starts_with('[') && !own.iter().any(|o| t.starts_with(o.as_str())) {
+                break;
+            }
+            off += line.len();
+        }
+        header.start..off
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+}
+
+/// Pull the field name out of serde's "unknown field `x`" / "missing field `x`".
+fn quoted_field(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+impl Loader {
+    fn file(&mut self, path: &str, text: &str) {
+        let src = Src { path, text };
+        let raw: RawFile = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let at = e.span().map_or(0, |s| s.start);
+                let code = if e.message().contains("unknown field")
+                    || e.message().contains("missing field")
+                    || e.message().contains("invalid type")
+                {
+                    "E0002"
+                } else {
+                    "E0001"
+                };
+                let msg = e.message().trim().replace('\n', " ");
+                self.diagnostics.push(src.diag(at, code, msg));
+                return;
+            }
+        };
+        let area = raw.area.clone().unwrap_or_else(|| {
+            Path::new(path)
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        });
+        for table in raw.rule {
+            if let Some(r) = self.typed::<RawRule>(&src, &table, "rule") {
+                self.phrase_rule(&src, &area, src.extent(table.span(), "rule"), r);
+            }
+        }
+        for table in raw.vital {
+            if let Some(r) = self.typed::<RawVital>(&src, &table, "vital") {
+                self.vital_rule(&src, &area, src.extent(table.span(), "vital"), r);
+            }
+        }
+        for table in raw.combo {
+            if let Some(r) = self.typed::<RawCombo>(&src, &table, "combo") {
+                self.combo_rule(&src, &area, src.extent(table.span(), "combo"), r);
+            }
+        }
+        for table in raw.cue {
+            if let Some(r) = self.typed::<RawCue>(&src, &table, "cue") {
+                self.cue(&src, src.extent(table.span(), "cue"), r);
+            }
+        }
+        for table in raw.pseudo {
+            if let Some(r) = self.typed::<RawPhraseList>(&src, &table, "pseudo") {
+                if let Some(def) = self.phrase_list(&src, src.extent(table.span(), "pseudo"), r) {
+                    self.set.pseudos.push(def);
+                }
+            }
+        }
+        for table in raw.terminator {
+            if let Some(r) = self.typed::<RawPhraseList>(&src, &table, "terminator") {
+                if let Some(def) = self.phrase_list(&src, src.extent(table.span(), "terminator"), r) {
+                    self.set.terminators.push(def);
+                }
+            }
+        }
+    }
+
+    fn typed<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        src: &Src<'_>,
+        table: &toml::Spanned<toml::Table>,
+        what: &str,
+    ) -> Option<T> {
+        match table.get_ref().clone().try_into::<T>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let msg = e.message().trim().replace('\n', " ");
+                let span = src.extent(table.span(), what);
+                let at = match quoted_field(&msg) {
+                    Some(field) if msg.starts_with("unknown field") => src.key_offset(&span, field),
+                    _ => {
+                        // A bad value: point at the first key whose value is
+                        // quoted in the message, else at the table.
+                        table
+                            .get_ref()
+                            .keys()
+                            .find(|k| msg.contains(&format!("`{k}`")) || msg.contains(k.as_str()))
+                            .map_or(span.start, |k| src.key_offset(&span, k))
+                    }
+                };
+                self.diagnostics
+                    .push(src.diag(at, "E0002", format!("in this [[{what}]]: {msg}")));
+                None
+            }
+        }
+    }
+
+    fn claim_id(
+        &mut self,
+        src: &Src<'_>,
+        span: &std::ops::Range<usize>,
+        id: &str,
+        enabled: Option<bool>,
+    ) -> bool {
+        let at = src.key_offset(span, "id");
+        if id.is_empty() || id.chars().any(|c| c.is_whitespace()) {
+            self.diagnostics.push(src.diag(
+                at,
+                "E0008",
+                format!("invalid id `{id}`: ids are non-empty and have no spaces"),
+            ));
+            return false;
+        }
+        let line = src.line_of(at);
+        if let Some((p, l)) = self.ids.get(id) {
+            self.diagnostics.push(src.diag(
+                at,
+                "E0003",
+                format!("duplicate id `{id}`: first defined at {p}:{l}"),
+            ));
+            return false;
+        }
+        self.ids.insert(id.to_string(), (src.path.to_string(), line));
+        if enabled == Some(false) {
+            self.set.disabled.insert(id.to_string());
+            return false;
+        }
+        true
+    }
+
+    fn phrases(
+        &mut self,
+        src: &Src<'_>,
+        span: &std::ops::Range<usize>,
+        raw: &[String],
+    ) -> Vec<String> {
+        let mut out = Vec::with_capacity(raw.len());
+        for p in raw {
+            let n = crate::normalize::normalize_phrase(p);
+            if n.is_empty() {
+                let at = src.key_offset(span, "phrases");
+                self.diagnostics
+                    .push(src.diag(at, "E0005", "empty phrase: remove it or give it words"));
+                continue;
+            }
+            if n.len() > MAX_PHRASE_LEN {
+                let at = src.key_offset(span, "phrases");
+                self.diagnostics.push(src.diag(
+                    at,
+                    "E0011",
+                    format!(
+                        "phrase of {} bytes exceeds the limit of {MAX_PHRASE_LEN}",
+                        n.len()
+                    ),
+                ));
+                continue;
+            }
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        self.phrase_count += out.len();
+        out
+    }
+
+    fn patterns(
+        &mut self,
+        src: &Src<'_>,
+        span: &std::ops::Range<usize>,
+        raw: &[String],
+    ) -> Vec<String> {
+        let mut out = Vec::with_capacity(raw.len());
+        for p in raw {
+            match regex::RegexBuilder::new(p)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                Ok(_) => out.push(p.clone()),
+                Err(e) => {
+                    let at = src.key_offset(span, "patterns");
+                    let msg = e.to_string().replace('\n', " ");
+                    self.diagnostics.push(src.diag(
+                        at,
+                        "E0004",
+                        format!("invalid pattern {p:?}: {msg}"),
+                    ));
+                }
+            }
+        }
+        self.pattern_count += out.len();
+        out
+    }
+
+    fn weight(&mut self, src: &Src<'_>, span: &std::ops::Range<usize>, w: Option<f64>) -> f64 {
+        match w {
+            None => 0.5,
+            Some(w) if (0.0..=1.0).contains(&w) => w,
+            Some(w) => {
+                let at = src.key_offset(span, "weight");
+                self.diagnostics.push(src.diag(
+                    at,
+                    "E0008",
+                    format!("weight {w} is outside 0..1"),
+                ));
+                0.5
+            }
+        }
+    }
+
+    fn tests(raw: Vec<RawTest>) -> Vec<RuleTest> {
+        raw.into_iter()
+            .map(|t| RuleTest {
+                text: t.text,
+                fires: t.fires,
+                route: t.route,
+            })
+            .collect()
+    }
+
+    fn require_firing_test(
+        &mut self,
+        src: &Src<'_>,
+        span: &std::ops::Range<usize>,
+        id: &str,
+        tests: &[RuleTest],
+    ) {
+        if !tests.iter().any(|t| t.fires) {
+            self.diagnostics.push(src.diag(
+                src.key_offset(span, "id"),
+                "E0007",
+                format!("`{id}` has no test that fires: add a [[...tests]] entry with a text it must match"),
+            ));
+        }
+    }
+
+    fn phrase_rule(
+        &mut self,
+        src: &Src<'_>,
+        area: &str,
+        span: std::ops::Range<usize>,
+        r: RawRule,
+    ) {
+        if !self.claim_id(src, &span, &r.id, r.enabled) {
+            return;
+        }
+        let phrases = self.phrases(src, &span, &r.phrases);
+        let patterns = self.patterns(src, &span, &r.patterns);
+        if r.phrases.is_empty() && r.patterns.is_empty() {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "id"),
+                "E0005",
+                format!("`{}` has no phrases and no patterns", r.id),
+            ));
+        }
+        let weight = self.weight(src, &span, r.weight);
+        let tests = Self::tests(r.tests);
+        self.require_firing_test(src, &span, &r.id, &tests);
+        self.set.rules.push(RuleDef {
+            id: r.id,
+            kind: RuleKind::Phrase,
+            area: area.to_string(),
+            concept: r.concept,
+            route: r.route,
+            groups: r.groups,
+            past_resolves: r.past_resolves,
+            resolved_route: r.resolved_route,
+            weight,
+            advice: r.advice,
+            phrases,
+            patterns,
+            measure: None,
+            any: Vec::new(),
+            all_conditions: Vec::new(),
+            combo_all: Vec::new(),
+            tests,
+            origin: Origin {
+                path: src.path.to_string(),
+                line: src.line_of(span.start),
+            },
+        });
+    }
+
+    fn vital_rule(
+        &mut self,
+        src: &Src<'_>,
+        area: &str,
+        span: std::ops::Range<usize>,
+        r: RawVital,
+    ) {
+        if !self.claim_id(src, &span, &r.id, r.enabled) {
+            return;
+        }
+        if r.any.is_empty() && r.all.is_empty() {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "id"),
+                "E0008",
+                format!("`{}` has no conditions: give `any` or `all`", r.id),
+            ));
+        }
+        for c in r.any.iter().chain(&r.all) {
+            if let Err(msg) = c.validate(r.measure) {
+                let key = if r.any.contains(c) { "any" } else { "all" };
+                self.diagnostics
+                    .push(src.diag(src.key_offset(&span, key), "E0008", msg));
+            }
+        }
+        let weight = self.weight(src, &span, r.weight);
+        let tests = Self::tests(r.tests);
+        self.require_firing_test(src, &span, &r.id, &tests);
+        self.set.rules.push(RuleDef {
+            id: r.id,
+            kind: RuleKind::Vital,
+            area: area.to_string(),
+            concept: r.concept,
+            route: r.route,
+            groups: r.groups,
+            past_resolves: false,
+            resolved_route: r.resolved_route,
+            weight,
+            advice: r.advice,
+            phrases: Vec::new(),
+            patterns: Vec::new(),
+            measure: Some(r.measure),
+            any: r.any,
+            all_conditions: r.all,
+            combo_all: Vec::new(),
+            tests,
+            origin: Origin {
+                path: src.path.to_string(),
+                line: src.line_of(span.start),
+            },
+        });
+    }
+
+    fn combo_rule(
+        &mut self,
+        src: &Src<'_>,
+        area: &str,
+        span: std::ops::Range<usize>,
+        r: RawCombo,
+    ) {
+        if !self.claim_id(src, &span, &r.id, r.enabled) {
+            return;
+        }
+        let combo_all: Vec<Vec<String>> = r
+            .all
+            .iter()
+            .map(|entry| {
+                entry
+                    .split('|')
+                    .map(|g| g.trim().to_string())
+                    .filter(|g| !g.is_empty())
+                    .collect()
+            })
+            .collect();
+        if combo_all.len() < 2 || combo_all.iter().any(Vec::is_empty) {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "all"),
+                "E0008",
+                format!(
+                    "`{}` needs at least two non-empty groups in `all`",
+                    r.id
+                ),
+            ));
+        }
+        let weight = self.weight(src, &span, r.weight);
+        let tests = Self::tests(r.tests);
+        self.require_firing_test(src, &span, &r.id, &tests);
+        self.set.rules.push(RuleDef {
+            id: r.id,
+            kind: RuleKind::Combo,
+            area: area.to_string(),
+            concept: r.concept,
+            route: r.route,
+            groups: r.groups,
+            past_resolves: false,
+            resolved_route: None,
+            weight,
+            advice: r.advice,
+            phrases: Vec::new(),
+            patterns: Vec::new(),
+            measure: None,
+            any: Vec::new(),
+            all_conditions: Vec::new(),
+            combo_all,
+            tests,
+            origin: Origin {
+                path: src.path.to_string(),
+                line: src.line_of(span.start),
+            },
+        });
+    }
+
+    fn cue(&mut self, src: &Src<'_>, span: std::ops::Range<usize>, r: RawCue) {
+        if !self.claim_id(src, &span, &r.id, r.enabled) {
+            return;
+        }
+        let phrases = self.phrases(src, &span, &r.phrases);
+        let patterns = self.patterns(src, &span, &r.patterns);
+        if r.phrases.is_empty() && r.patterns.is_empty() {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "id"),
+                "E0005",
+                format!("`{}` has no phrases and no patterns", r.id),
+            ));
+        }
+        if r.max_words > 1000 {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "max_words"),
+                "E0008",
+                "max_words above 1000 is not a scope",
+            ));
+        }
+        self.set.cues.push(CueDef {
+            id: r.id,
+            category: r.category,
+            direction: r.direction,
+            scope: r.scope,
+            max_words: r.max_words,
+            terminated_by: r.terminated_by,
+            phrases,
+            patterns,
+            tests: r
+                .tests
+                .into_iter()
+                .map(|t| CueTest {
+                    text: t.text,
+                    target: t.target,
+                    applies: t.applies,
+                })
+                .collect(),
+            origin: Origin {
+                path: src.path.to_string(),
+                line: src.line_of(span.start),
+            },
+        });
+    }
+
+    fn phrase_list(
+        &mut self,
+        src: &Src<'_>,
+        span: std::ops::Range<usize>,
+        r: RawPhraseList,
+    ) -> Option<PhraseListDef> {
+        if !self.claim_id(src, &span, &r.id, r.enabled) {
+            return None;
+        }
+        let _ = r.note;
+        let phrases = self.phrases(src, &span, &r.phrases);
+        let patterns = self.patterns(src, &span, &r.patterns);
+        Some(PhraseListDef {
+            id: r.id,
+            phrases,
+            patterns,
+        })
+    }
+
+    fn finish(mut self) -> Result<RuleSet, Error> {
+        if self.phrase_count > MAX_PHRASES {
+            self.diagnostics.push(Diagnostic {
+                path: String::from("<rule set>"),
+                line: 1,
+                column: 1,
+                code: "E0011",
+                message: format!(
+                    "{} phrases exceed the limit of {MAX_PHRASES}",
+                    self.phrase_count
+                ),
+                source_line: String::new(),
+            });
+        }
+        if self.pattern_count > MAX_PATTERNS {
+            self.diagnostics.push(Diagnostic {
+                path: String::from("<rule set>"),
+                line: 1,
+                column: 1,
+                code: "E0011",
+                message: format!(
+                    "{} patterns exceed the limit of {MAX_PATTERNS}",
+                    self.pattern_count
+                ),
+                source_line: String::new(),
+            });
+        }
+        if self.diagnostics.is_empty() {
+            Ok(self.set)
+        } else {
+            self.diagnostics
+                .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+            Err(Error::with_diagnostics(ErrorKind::Rules, self.diagnostics))
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! Numbers patients send: blood pressure, glucose, temperature, oxygen
+//! saturation, heart rate and weight gain.
+//!
+//! The readers (how a number is written) live here; the thresholds (what a
+//! number means) live in `rules/vitals.toml`. Values that cannot be a real
+//! reading ("10/10" pain, "11/25" dates, a temperature of 3) are ignored.
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// What a reading measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measure {
+    /// Fields `systolic` and `diastolic`, mmHg.
+    BloodPressure,
+    /// Field `mg_dl` (mmol/L readings are converted, x 18).
+    Glucose,
+    /// Field `fahrenheit` (Celsius readings are converted).
+    Temperature,
+    /// Field `percent` (SpO2).
+    Oxygen,
+    /// Field `bpm`.
+    HeartRate,
+    /// Fields `pounds` (kg are converted) and `days` (the period; 7 when the
+    /// message gives none).
+    WeightGain,
+}
+
+impl Measure {
+    /// The fields a reading of this measure has.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Measure::BloodPressure => &["systolic", "diastolic"],
+            Measure::Glucose => &["mg_dl"],
+            Measure::Temperature => &["fahrenheit"],
+            Measure::Oxygen => &["percent"],
+            Measure::HeartRate => &["bpm"],
+            Measure::WeightGain => &["pounds", "days"],
+        }
+    }
+}
+
+/// A threshold on one field of a reading, as written in `vitals.toml`:
+/// `{ field = "systolic", at_least = 180 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The field the condition tests.
+    pub field: String,
+    /// Holds when the value is >= this.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// Holds when the value is > this.
+    #[serde(default)]
+    pub above: Option<f64>,
+    /// Holds when the value is < this.
+    #[serde(default)]
+    pub below: Option<f64>,
+    /// Holds when the value is <= this.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+}
+
+impl Condition {
+    pub(crate) fn validate(&self, measure: Measure) -> Result<(), String> {
+        if !measure.fields().contains(&self.field.as_str()) {
+            return Err(format!(
+                "unknown field `{}` for this measure; it has: {}",
+                self.field,
+                measure.fields().join(", ")
+            ));
+        }
+        let bounds = [self.at_least, self.above, self.below, self.at_most];
+        if bounds.iter().all(Option::is_none) {
+            return Err(format!(
+                "condition on `{}` has no bound: give at_least, above, below or at_most",
+                self.field
+            ));
+        }
+        if bounds.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(format!("condition on `{}` has an implausible bound", self.field));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn holds(&self, reading: &Reading) -> bool {
+        let Some(v) = reading.get(&self.field) else {
+            return false;
+        };
+        self.at_least.is_none_or(|t| v >= t)
+            && self.above.is_none_or(|t| v > t)
+            && self.below.is_none_or(|t| v < t)
+            && self.at_most.is_none_or(|t| v <= t)
+    }
+}
+
+/// A number read from a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reading {
+    /// What it measures.
+    pub measure: Measure,
+    /// Field values, in the canonical units of [`Measure`].
+    pub values: Vec<(&'static str, f64)>,
+    /// Byte offset in the original text (normalized offsets inside the engine).
+    pub start: usize,
+    /// Byte offset just past the reading.
+    pub end: usize,
+}
+
+impl Reading {
+    /// The value of a field.
+    pub fn get(&self, field: &str) -> Option<f64> {
+        self.values.iter().find(|(f, _)| *f == field).map(|&(_, v)| v)
+    }
+}
+
+/// The compiled readers.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    bp: Regex,
+    glucose_kw: Regex,
+    glucose_unit: Regex,
+    temp_kw: Regex,
+    temp_unit: Regex,
+    spo2_kw: Regex,
+    spo2_after: Regex,
+    hr_kw: Regex,
+    hr_unit: Regex,
+    weight: Regex,
+    weight_from_to: Regex,
+    period: Regex,
+    /// Cheap gate: a message without digits has no readings.
+    any_digit: Regex,
+}
+
+const NUM: &str = r"(\d{1,3}(?:\.\d+)?)";
+
+impl Readers {
+    pub fn new() -> Readers {
+        let re = |s: &str| Regex::new(s).expect("reader patterns are fixed and tested");
+        Readers {
+            bp: re(r"(\d{2,3}) ?(?:/ ?|over )(\d{2,3})"),
+            glucose_kw: re(&format!(
+                r"\b(?:blood sugars?|sugars?|glucose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
+            )),
+            glucose_unit: re(&format!(r"{NUM} ?(mg ?/ ?dl|mmol(?: ?/ ?l)?)\b")),
+            temp_kw: re(&format!(
+                r"\b(?:temp|temps|temperature|fever|fevers|febrile|thermometer|tmax|spiked?|spiking|running)\b[^\d\n!?;]{{0,25}}?{NUM}(?: ?(?:-|to) ?{NUM})? ?(?:°|degrees?|deg)? ?(f|c|fahrenheit|celsius)?\b"
+            )),
+            temp_unit: re(&format!(
+                r"{NUM} ?(?:°|degrees?|deg) ?(f|c|fahrenheit|celsius)?\b|(\d{{2,3}}\.\d) ?(f|c)\b"
+            )),
+            spo2_kw: re(
+                r"\b(?:o2|oxygen|spo2|sp02|sao2|sats?|saturations?|satting|sating|pulse ?ox|pulse oximeter|oximeter|ox)\b[^\d\n!?;]{0,25}?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))? ?%?",
+            ),
+            spo2_after: re(r"(\d{2,3}) ?% ?(?:on room air|room air|ra|o2|oxygen|sat|sats|spo2)\b"),
+            hr_kw: re(
+                r"\b(?:heart rate|heartrate|hr|pulse|heart is (?:racing|beating|going)(?: at)?|resting rate)\b[^\d\n!?;]{0,25}?(\d{2,3})",
+            ),
+            hr_unit: re(r"(\d{2,3}) ?(?:bpm|beats)\b"),
+            weight: re(&format!(
+                r"\b(?:gained|gain|up|put on|went up)(?: about| almost| over| like)? {NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?)\b|{NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?) (?:weight )?(?:gain|gained|heavier|up)\b"
+            )),
+            weight_from_to: re(r"\bweight\b[^\d\n!?;]{0,20}?from (\d{2,3}(?:\.\d)?) to (\d{2,3}(?:\.\d)?)"),
+            period: re(
+                r"\b(overnight|since yesterday|from yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+            ),
+            any_digit: re(r"\d"),
+        }
+    }
+
+    /// Read every plausible reading in normalized text.
+    pub fn read(&self, text: &str, out: &mut Vec<Reading>) {
+        out.clear();
+        if !self.any_digit.is_match(text) {
+            return;
+        }
+        self.read_bp(text, out);
+        self.read_glucose(text, out);
+        self.read_temperature(text, out);
+        self.read_spo2(text, out);
+        self.read_heart_rate(text, out);
+        self.read_weight(text, out);
+        // One reading per number: drop a reading inside another of the same
+        // measure ("temp 39.4 c" is read by two patterns).
+        out.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        let mut kept: Vec<Reading> = Vec::with_capacity(out.len());
+        for r in out.drain(..) {
+            let inside = kept.iter().any(|k| {
+                k.measure == r.measure && k.start <= r.start && r.end <= k.end && k.values == r.values
+            });
+            if !inside {
+                kept.push(r);
+            }
+        }
+        *out = kept;
+    }
+
+    fn read_bp(&self, text: &str, out: &mut Vec<Reading>) {
+        let bytes = text.as_bytes();
+        for c in self.bp.captures_iter(text) {
+            let (Some(m), Some(s), Some(d)) = (c.get(0), c.get(1), c.get(2)) else {
+                continue;
+            };
+            // Not part of a longer number, date or ratio.
+            let before = m.start().checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(m.end()).copied();
+            if before.is_some_and(|b| b.is_ascii_digit() || b == b'/' || b == b'.')
+                || after.is_some_and(|b| b.is_ascii_digit() || b == b'/' || b == b'.')
+            {
+                continue;
+            }
+            let (Ok(sys), Ok(dia)) = (s.as_str().parse::<f64>(), d.as_str().parse::<f64>()) else {
+                continue;
+            };
+            if (60.0..=300.0).contains(&sys) && (30.0..=200.0).contains(&dia) && sys > dia {
+                out.push(Reading {
+                    measure: Measure::BloodPressure,
+                    values: vec![("systolic", sys), ("diastolic", dia)],
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+    }
+
+    fn read_glucose(&self, text: &str, out: &mut Vec<Reading>) {
+        let mut push = |v: f64, unit: Option<&str>, start: usize, end: usize| {
+            let mmol = match unit {
+                Some(u) if u.starts_with("mmol") => true,
+                Some(_) => false,
+                None => v <= 33.0,
+            };
+            let mg = if mmol { v * 18.0 } else { v };
+            let plausible = if mmol {
+                (1.0..=60.0).contains(&v)
+            } else {
+                (10.0..=1500.0).contains(&v)
+            };
+            if plausible {
+                out.push(Reading {
+                    measure: Measure::Glucose,
+                    values: vec![("mg_dl", mg)],
+                    start,
+                    end,
+                });
+            }
+        };
+        for c in self.glucose_kw.captures_iter(text) {
+            let Some(m) = c.get(0) else { continue };
+            let unit = c.get(5).map(|u| u.as_str());
+            if let Some(v) = c.get(1).and_then(|v| v.as_str().parse::<f64>().ok()) {
+                // "in the 40s" reads as the middle of the decade.
+                let v = if c.get(2).is_some() { v + 5.0 } else { v };
+                push(v, unit, m.start(), m.end());
+            }
+            if let Some(v) = c.get(3).and_then(|v| v.as_str().parse::<f64>().ok()) {
+                push(v, unit, m.start(), m.end());
+            }
+        }
+        for c in self.glucose_unit.captures_iter(text) {
+            let (Some(m), Some(v), Some(u)) = (c.get(0), c.get(1), c.get(2)) else {
+                continue;
+            };
+            if let Ok(v) = v.as_str().parse::<f64>() {
+                push(v, Some(u.as_str()), m.start(), m.end());
+            }
+        }
+    }
+
+    fn read_temperature(&self, text: &str, out: &mut Vec<Reading>) {
+        let mut push = |v: f64, unit: Option<&str>, start: usize, end: usize| {
+            let f = match unit.and_then(|u| u.chars().next()) {
+                Some('c') => v * 9.0 / 5.0 + 32.0,
+                Some(_) => v,
+                None if (34.0..=43.5).contains(&v) => v * 9.0 / 5.0 + 32.0,
+                None => v,
+            };
+            if (93.0..=110.0).contains(&f) {
+                out.push(Reading {
+                    measure: Measure::Temperature,
+                    values: vec![("fahrenheit", (f * 10.0).round() / 10.0)],
+                    start,
+                    end,
+                });
+            }
+        };
+        for c in self.temp_kw.captures_iter(text) {
+            let Some(m) = c.get(0) else { continue };
+            let unit = c.get(3).map(|u| u.as_str());
+            for g in [1, 2] {
+                if let Some(v) = c.get(g).and_then(|v| v.as_str().parse::<f64>().ok()) {
+                    push(v, unit, m.start(), m.end());
+                }
+            }
+        }
+        for c in self.temp_unit.captures_iter(text) {
+            let Some(m) = c.get(0) else { continue };
+            let (v, unit) = match (c.get(1), c.get(3)) {
+                (Some(v), _) => (v, c.get(2)),
+                (None, Some(v)) => (v, c.get(4)),
+                _ => continue,
+            };
+            if let Ok(v) = v.as_str().parse::<f64>() {
+                push(v, unit.map(|u| u.as_str()), m.start(), m.end());
+            }
+        }
+    }
+
+    fn read_spo2(&self, text: &str, out: &mut Vec<Reading>) {
+        let mut push = |v: &str, start: usize, end: usize| {
+            if let Ok(v) = v.parse::<f64>() {
+                if (50.0..=100.0).contains(&v) {
+                    out.push(Reading {
+                        measure: Measure::Oxygen,
+                        values: vec![("percent", v)],
+                        start,
+                        end,
+                    });
+                }
+            }
+        };
+        for c in self.spo2_kw.captures_iter(text) {
+            let Some(m) = c.get(0) else { continue };
+            for g in [1, 2] {
+                if let Some(v) = c.get(g) {
+                    push(v.as_str(), m.start(), m.end());
+                }
+            }
+        }
+        for c in self.spo2_after.captures_iter(text) {
+            if let (Some(m), Some(v)) = (c.get(0), c.get(1)) {
+                push(v.as_str(), m.start(), m.end());
+            }
+        }
+    }
+
+    fn read_heart_rate(&self, text: &str, out: &mut Vec<Reading>) {
+        let spo2_numbers: Vec<(usize, usize)> = out
+            .iter()
+            .filter(|r| r.measure == Measure::Oxygen)
+            .map(|r| (r.start, r.end))
+            .collect();
+        let mut push = |v: regex::Match<'_>, start: usize, end: usize| {
+            // "pulse ox 88" is oxygen, not heart rate.
+            if spo2_numbers.iter().any(|&(s, e)| v.start() >= s && v.end() <= e) {
+                return;
+            }
+            if let Ok(n) = v.as_str().parse::<f64>() {
+                if (20.0..=260.0).contains(&n) {
+                    out.push(Reading {
+                        measure: Measure::HeartRate,
+                        values: vec![("bpm", n)],
+                        start,
+                        end,
+                    });
+                }
+            }
+        };
+        for c in self.hr_kw.captures_iter(text) {
+            if let (Some(m), Some(v)) = (c.get(0), c.get(1)) {
+                push(v, m.start(), m.end());
+            }
+        }
+        for c in self.hr_unit.captures_iter(text) {
+            if let (Some(m), Some(v)) = (c.get(0), c.get(1)) {
+                push(v, m.start(), m.end());
+            }
+        }
+    }
+
+    fn days_after(&self, text: &str, from: usize) -> f64 {
+        let end = (from + 60).min(text.len());
+        let end = (end..=text.len())
+            .find(|&e| text.is_char_boundary(e))
+            .unwrap_or(text.len());
+        let Some(c) = self.period.captures(&text[from..end]) else {
+            return 7.0;
+        };
+        let word = |w: &str| match w {
+            "two" => 2.0,
+            "three" => 3.0,
+            "four" => 4.0,
+            "five" => 5.0,
+            "six" => 6.0,
+            "seven" => 7.0,
+            n => n.parse().unwrap_or(7.0),
+        };
+        if let Some(n) = c.get(2).or_else(|| c.get(3)) {
+            return word(n.as_str());
+        }
+        let p = c.get(1).map_or("", |m| m.as_str());
+        if p.contains("week") {
+            7.0
+        } else if p.starts_with("since ") && !p.contains("yesterday") && !p.contains("night") {
+            5.0
+        } else {
+            1.0
+        }
+    }
+
+    fn read_weight(&self, text: &str, out: &mut Vec<Reading>) {
+        for c in self.weight.captures_iter(text) {
+            let Some(m) = c.get(0) else { continue };
+            let (v, unit) = match (c.get(1), c.get(3)) {
+                (Some(v), _) => (v, c.get(2)),
+                (None, Some(v)) => (v, c.get(4)),
+                _ => continue,
+            };
+            let Ok(v) = v.as_str().parse::<f64>() else {
+                continue;
+            };
+            let pounds = if unit.is_some_and(|u| u.as_str().starts_with('k')) {
+                v * 2.2
+            } else {
+                v
+            };
+            if pounds > 0.0 && pounds <= 60.0 {
+                let days = self.days_after(text, m.end());
+                out.push(Reading {
+                    measure: Measure::WeightGain,
+                    values: vec![("pounds", pounds), ("days", days)],
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+        for c in self.weight_from_to.captures_iter(text) {
+            let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else {
+                continue;
+            };
+            let (Ok(a), Ok(b)) = (a.as_str().parse::<f64>(), b.as_str().parse::<f64>()) else {
+                continue;
+            };
+            let gain = b - a;
+            if gain > 0.0 && gain <= 60.0 {
+                let days = self.days_after(text, m.end());
+                out.push(Reading {
+                    measure: Measure::WeightGain,
+                    values: vec![("pounds", gain), ("days", days)],
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Vec<Reading> {
+        let mut out = Vec::new();
+        Readers::new().read(text, &mut out);
+        out
+    }
+
+    fn one(text: &str, measure: Measure, field: &str) -> f64 {
+        let r = read(text);
+        let r: Vec<_> = r.iter().filter(|r| r.measure == measure).collect();
+        assert_eq!(r.len(), 1, "{text}: {r:?}");
+        r[0].get(field).unwrap()
+    }
+
+    #[test]
+    fn blood_pressure_forms() {
+        assert_eq!(one("bp 186/104 this am", Measure::BloodPressure, "systolic"), 186.0);
+        assert_eq!(one("bp 186 over 104", Measure::BloodPressure, "diastolic"), 104.0);
+        assert_eq!(one("190/ 120 mmhg", Measure::BloodPressure, "diastolic"), 120.0);
+        assert_eq!(one("it was 200/110mmhg", Measure::BloodPressure, "systolic"), 200.0);
+    }
+
+    #[test]
+    fn not_blood_pressure() {
+        for t in ["pain 10/10", "appt on 11/25", "on 12/25/2024", "losartan hctz 100/25", "50/50 chance"] {
+            assert!(read(t).iter().all(|r| r.measure != Measure::BloodPressure), "{t}");
+        }
+    }
+
+    #[test]
+    fn glucose_units() {
+        assert_eq!(one("sugar 420 at lunch", Measure::Glucose, "mg_dl"), 420.0);
+        assert_eq!(one("blood sugar 2.8 mmol", Measure::Glucose, "mg_dl"), 2.8 * 18.0);
+        assert_eq!(one("glucose was 48 mg/dl", Measure::Glucose, "mg_dl"), 48.0);
+        assert_eq!(one("sugars in the 40s", Measure::Glucose, "mg_dl"), 45.0);
+        assert!(read("metformin 500 mg twice").is_empty());
+    }
+
+    #[test]
+    fn temperatures() {
+        assert_eq!(one("fever 102", Measure::Temperature, "fahrenheit"), 102.0);
+        assert_eq!(one("temp 39.4 c", Measure::Temperature, "fahrenheit"), 102.9);
+        assert_eq!(one("it was 101.2f", Measure::Temperature, "fahrenheit"), 101.2);
+        assert_eq!(one("103 degrees", Measure::Temperature, "fahrenheit"), 103.0);
+        assert!(read("fever for 3 days").is_empty());
+    }
+
+    #[test]
+    fn oxygen_and_heart_rate() {
+        assert_eq!(one("pulse ox 88", Measure::Oxygen, "percent"), 88.0);
+        assert!(read("pulse ox 88").iter().all(|r| r.measure != Measure::HeartRate));
+        assert_eq!(one("o2 sat is 91%", Measure::Oxygen, "percent"), 91.0);
+        assert_eq!(one("hr 148 on my watch", Measure::HeartRate, "bpm"), 148.0);
+        assert_eq!(one("heart rate 38", Measure::HeartRate, "bpm"), 38.0);
+        assert_eq!(one("watch says 150 bpm", Measure::HeartRate, "bpm"), 150.0);
+    }
+
+    #[test]
+    fn weight_gain_periods() {
+        let r = read("gained 3 lbs since yesterday");
+        assert_eq!(r[0].get("pounds"), Some(3.0));
+        assert_eq!(r[0].get("days"), Some(1.0));
+        let r = read("up 5 pounds this week");
+        assert_eq!(r[0].get("days"), Some(7.0));
+        let r = read("weight went from 180 to 184 in two days");
+        assert_eq!(r[0].get("pounds"), Some(4.0));
+        assert_eq!(r[0].get("days"), Some(2.0));
+    }
+}

@@ -1,0 +1,103 @@
+//! The `portal-triage score` contract: one output line per input record, in
+//! order, also for malformed records.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal-triage"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn records(stdout: &str) -> Vec<serde_json::Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn scores_jsonl_in_order() {
+    let input = br#"{"id": "a", "text": "crushing chest pain right now"}
+{"id": "b", "text": "refill my lisinopril please"}
+{"id": 3, "text": "passed out yesterday, fine now"}
+"#;
+    let (code, out, _) = run(&["score"], input);
+    assert_eq!(code, 0);
+    let r = records(&out);
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0]["id"], "a");
+    assert_eq!(r[0]["route"], "call-911");
+    assert_eq!(r[0]["rules"][0], "cardiac.chest-pain");
+    assert_eq!(r[1]["route"], "non-urgent");
+    assert_eq!(r[2]["id"], 3);
+    assert_eq!(r[2]["route"], "needs-call");
+    assert!(r[0]["score"].as_f64().unwrap() > r[2]["score"].as_f64().unwrap());
+}
+
+#[test]
+fn malformed_records_still_yield_one_record_each() {
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"id\": \"ok\", \"text\": \"hello\"}\n");
+    input.extend_from_slice(b"{not json at all, chest pain}\n");
+    input.extend_from_slice(b"{\"id\": \"notext\"}\n");
+    input.extend_from_slice(b"{\"id\": \"bad-utf8\", \"text\": \"chest pain \xff\xfe\"}\n");
+    input.extend_from_slice(b"{\"id\": \"empty\", \"text\": \"\"}\n");
+    input.extend_from_slice(b"[1, 2]\n");
+    let (code, out, err) = run(&["score"], &input);
+    assert_eq!(code, 1, "{err}");
+    let r = records(&out);
+    assert_eq!(r.len(), 6);
+    assert!(r[0].get("error").is_none());
+    assert_eq!(r[1]["line"], 2);
+    assert!(r[1]["error"].as_str().unwrap().starts_with("bad JSON"));
+    // Scored on the recovered text.
+    assert_eq!(r[1]["route"], "call-911");
+    assert_eq!(r[2]["id"], "notext");
+    assert!(r[2]["error"].as_str().unwrap().contains("missing text"));
+    assert_eq!(r[3]["id"], "bad-utf8");
+    assert_eq!(r[3]["error"], "invalid UTF-8");
+    assert_eq!(r[3]["route"], "call-911");
+    assert_eq!(r[4]["flags"][0], "empty");
+    assert_eq!(r[5]["error"], "not a JSON object");
+    // Errors never echo message text.
+    assert!(!err.contains("chest"), "{err}");
+}
+
+#[test]
+fn explain_includes_findings_and_advice() {
+    let (code, out, _) = run(&["score", "--explain"], b"{\"id\":1,\"text\":\"no chest pain, I took the whole bottle of pills\"}\n");
+    assert_eq!(code, 0);
+    let r = &records(&out)[0];
+    assert_eq!(r["route"], "call-911");
+    assert_eq!(r["suppressed"][0]["by"], "negated");
+    assert!(r["advice"].as_str().unwrap().contains("911"));
+}
+
+#[test]
+fn a_broken_rule_directory_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("pt-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.toml"), "[[rule]]\nid = \"x\"\nroute = \"soon\"\n").unwrap();
+    let (code, _, err) = run(&["score", "--rules", dir.to_str().unwrap()], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("x.toml:"), "{err}");
+    assert!(err.contains("error[E0002]"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_input_file_is_exit_2() {
+    let (code, _, err) = run(&["score", "/nonexistent/file.jsonl"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot open"), "{err}");
+}

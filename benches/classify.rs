@@ -23,7 +23,10 @@ fn naive_phrases() -> Vec<String> {
 /// The naive baseline: lowercase, then `contains` for every phrase.
 fn naive(text: &str, phrases: &[String]) -> usize {
     let lower = text.to_lowercase();
-    phrases.iter().filter(|p| lower.contains(p.as_str())).count()
+    phrases
+        .iter()
+        .filter(|p| lower.contains(p.as_str()))
+        .count()
 }
 
 fn bench(c: &mut Criterion) {
@@ -41,8 +44,12 @@ fn bench(c: &mut Criterion) {
         ("20KB", &MESSAGES.concat().repeat(12)[..20_000]),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
-        group.bench_function(format!("classify/{name}"), |b| b.iter(|| triage.classify(black_box(text))));
-        group.bench_function(format!("naive/{name}"), |b| b.iter(|| naive(black_box(text), &phrases)));
+        group.bench_function(format!("classify/{name}"), |b| {
+            b.iter(|| triage.classify(black_box(text)))
+        });
+        group.bench_function(format!("naive/{name}"), |b| {
+            b.iter(|| naive(black_box(text), &phrases))
+        });
     }
     group.finish();
 
@@ -51,16 +58,31 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("classify", |b| {
-        b.iter(|| batch.iter().map(|m| triage.classify(black_box(m)).route as u32).sum::<u32>())
+        b.iter(|| {
+            batch
+                .iter()
+                .map(|m| triage.classify(black_box(m)).route as u32)
+                .sum::<u32>()
+        })
     });
     group.bench_function("naive-baseline", |b| {
-        b.iter(|| batch.iter().map(|m| naive(black_box(m), &phrases)).sum::<usize>())
+        b.iter(|| {
+            batch
+                .iter()
+                .map(|m| naive(black_box(m), &phrases))
+                .sum::<usize>()
+        })
     });
     group.finish();
     let mut group = c.benchmark_group("batch-messages");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.bench_function("classify", |b| {
-        b.iter(|| batch.iter().map(|m| triage.classify(black_box(m)).route as u32).sum::<u32>())
+        b.iter(|| {
+            batch
+                .iter()
+                .map(|m| triage.classify(black_box(m)).route as u32)
+                .sum::<u32>()
+        })
     });
     group.finish();
 }

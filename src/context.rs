@@ -352,8 +352,7 @@ pub(crate) fn assess(
                     best_time = Some((distance, rank));
                     out.temporality = Some((t, h));
                 }
-                if spec.category == CueCategory::Family && best_other.is_none_or(|d| distance < d)
-                {
+                if spec.category == CueCategory::Family && best_other.is_none_or(|d| distance < d) {
                     best_other = Some(distance);
                     out.other = Some(h);
                 }

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::normalize::{Normalized, boundary_after, boundary_before};
 use crate::route::Route;
 use crate::rules::{REGEX_SIZE_LIMIT, RuleKind, RuleSet};
-use crate::vitals::{Reading, Readers};
+use crate::vitals::{Readers, Reading};
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexSet, RegexSetBuilder};
 use std::sync::{Arc, OnceLock};
@@ -154,9 +154,7 @@ impl Triage {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
                     .build(&phrases)
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Limit, format!("phrase automaton: {e}"))
-                    })?,
+                    .map_err(|e| Error::new(ErrorKind::Limit, format!("phrase automaton: {e}")))?,
             )
         };
         let limit = |e: regex::Error| {
@@ -290,7 +288,8 @@ impl Triage {
         let mut triggers: Vec<Candidate> = Vec::new();
         let mut cues: Vec<Candidate> = Vec::new();
         let mut shadowed: Vec<(Candidate, Candidate)> = Vec::new();
-        let inside = |outer: &Candidate, k: &Candidate| outer.start <= k.start && k.end <= outer.end;
+        let inside =
+            |outer: &Candidate, k: &Candidate| outer.start <= k.start && k.end <= outer.end;
         for k in cands {
             match k.owner.class() {
                 0 => {
@@ -447,9 +446,14 @@ impl Triage {
                 Some((CueCategory::Past, _)) => rule.past_resolves,
                 _ => false,
             };
-            for h in [a.negated, a.temporality.map(|x| x.1), a.other, a.status.map(|x| x.1)]
-                .into_iter()
-                .flatten()
+            for h in [
+                a.negated,
+                a.temporality.map(|x| x.1),
+                a.other,
+                a.status.map(|x| x.1),
+            ]
+            .into_iter()
+            .flatten()
             {
                 let u = cue_use(h);
                 if !cues.contains(&u) {
@@ -659,9 +663,14 @@ impl Triage {
             .collect();
         let a: Assessment = context::assess(&layout, &c.cue_specs, &hits, ns as u32, ne as u32);
         let mut cues = Vec::new();
-        for h in [a.negated, a.temporality.map(|x| x.1), a.other, a.status.map(|x| x.1)]
-            .into_iter()
-            .flatten()
+        for h in [
+            a.negated,
+            a.temporality.map(|x| x.1),
+            a.other,
+            a.status.map(|x| x.1),
+        ]
+        .into_iter()
+        .flatten()
         {
             let hit = &hits[h as usize];
             let def = &c.rules.cues[hit.cue as usize];
@@ -872,7 +881,11 @@ fn score(route: Route, findings: &[Finding], weight: impl Fn(&str) -> f64) -> f6
     (s * 1000.0).round() / 1000.0
 }
 
-fn advice<'a>(route: Route, findings: &[Finding], extra: impl Fn(&str) -> Option<&'a str>) -> String {
+fn advice<'a>(
+    route: Route,
+    findings: &[Finding],
+    extra: impl Fn(&str) -> Option<&'a str>,
+) -> String {
     let mut out = match route {
         Route::Call911 => ADVICE_911,
         Route::NeedsCall => ADVICE_CALL,

@@ -47,3 +47,8 @@ pub use error::{Diagnostic, Error, ErrorKind};
 pub use route::{ParseRouteError, Route};
 pub use rules::{CueTest, Origin, RuleInfo, RuleKind, RuleSet, RuleTest};
 pub use vitals::{Condition, Measure, Reading};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -78,7 +78,9 @@ impl Normalized {
             }
             prev_alpha = c.is_alphabetic();
             match c {
-                '“' | '”' | '„' | '‟' | '«' | '»' | '〝' | '〞' => self.push('"', start, end),
+                '“' | '”' | '„' | '‟' | '«' | '»' | '〝' | '〞' => {
+                    self.push('"', start, end)
+                }
                 '…' => {
                     for _ in 0..3 {
                         self.push('.', start, end);
@@ -142,7 +144,10 @@ pub(crate) fn boundary_before(text: &str, pos: usize) -> bool {
 
 /// Whether byte `pos` of `text` sits on a word boundary on its right side.
 pub(crate) fn boundary_after(text: &str, pos: usize) -> bool {
-    text[pos..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+    text[pos..]
+        .chars()
+        .next()
+        .is_none_or(|c| !c.is_alphanumeric())
 }
 
 #[cfg(test)]

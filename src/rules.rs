@@ -15,18 +15,42 @@ const BUILTIN: &[(&str, &str)] = &[
     ("rules/context.toml", include_str!("../rules/context.toml")),
     ("rules/vitals.toml", include_str!("../rules/vitals.toml")),
     ("rules/cardiac.toml", include_str!("../rules/cardiac.toml")),
-    ("rules/respiratory.toml", include_str!("../rules/respiratory.toml")),
+    (
+        "rules/respiratory.toml",
+        include_str!("../rules/respiratory.toml"),
+    ),
     ("rules/neuro.toml", include_str!("../rules/neuro.toml")),
-    ("rules/bleeding.toml", include_str!("../rules/bleeding.toml")),
+    (
+        "rules/bleeding.toml",
+        include_str!("../rules/bleeding.toml"),
+    ),
     ("rules/allergy.toml", include_str!("../rules/allergy.toml")),
-    ("rules/mental-health.toml", include_str!("../rules/mental-health.toml")),
-    ("rules/poisoning.toml", include_str!("../rules/poisoning.toml")),
+    (
+        "rules/mental-health.toml",
+        include_str!("../rules/mental-health.toml"),
+    ),
+    (
+        "rules/poisoning.toml",
+        include_str!("../rules/poisoning.toml"),
+    ),
     ("rules/injury.toml", include_str!("../rules/injury.toml")),
     ("rules/pain.toml", include_str!("../rules/pain.toml")),
-    ("rules/metabolic.toml", include_str!("../rules/metabolic.toml")),
-    ("rules/infection.toml", include_str!("../rules/infection.toml")),
-    ("rules/pregnancy.toml", include_str!("../rules/pregnancy.toml")),
-    ("rules/medication.toml", include_str!("../rules/medication.toml")),
+    (
+        "rules/metabolic.toml",
+        include_str!("../rules/metabolic.toml"),
+    ),
+    (
+        "rules/infection.toml",
+        include_str!("../rules/infection.toml"),
+    ),
+    (
+        "rules/pregnancy.toml",
+        include_str!("../rules/pregnancy.toml"),
+    ),
+    (
+        "rules/medication.toml",
+        include_str!("../rules/medication.toml"),
+    ),
     ("rules/general.toml", include_str!("../rules/general.toml")),
 ];
 
@@ -571,7 +595,10 @@ impl Src<'_> {
     }
 
     fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
     }
 }
 
@@ -636,7 +663,8 @@ impl Loader {
         }
         for table in raw.terminator {
             if let Some(r) = self.typed::<RawPhraseList>(&src, &table, "terminator") {
-                if let Some(def) = self.phrase_list(&src, src.extent(table.span(), "terminator"), r) {
+                if let Some(def) = self.phrase_list(&src, src.extent(table.span(), "terminator"), r)
+                {
                     self.set.terminators.push(def);
                 }
             }
@@ -698,7 +726,8 @@ impl Loader {
             ));
             return false;
         }
-        self.ids.insert(id.to_string(), (src.path.to_string(), line));
+        self.ids
+            .insert(id.to_string(), (src.path.to_string(), line));
         if enabled == Some(false) {
             self.set.disabled.insert(id.to_string());
             return false;
@@ -717,8 +746,11 @@ impl Loader {
             let n = crate::normalize::normalize_phrase(p);
             if n.is_empty() {
                 let at = src.key_offset(span, "phrases");
-                self.diagnostics
-                    .push(src.diag(at, "E0005", "empty phrase: remove it or give it words"));
+                self.diagnostics.push(src.diag(
+                    at,
+                    "E0005",
+                    "empty phrase: remove it or give it words",
+                ));
                 continue;
             }
             if n.len() > MAX_PHRASE_LEN {
@@ -775,11 +807,8 @@ impl Loader {
             Some(w) if (0.0..=1.0).contains(&w) => w,
             Some(w) => {
                 let at = src.key_offset(span, "weight");
-                self.diagnostics.push(src.diag(
-                    at,
-                    "E0008",
-                    format!("weight {w} is outside 0..1"),
-                ));
+                self.diagnostics
+                    .push(src.diag(at, "E0008", format!("weight {w} is outside 0..1")));
                 0.5
             }
         }
@@ -811,13 +840,7 @@ impl Loader {
         }
     }
 
-    fn phrase_rule(
-        &mut self,
-        src: &Src<'_>,
-        area: &str,
-        span: std::ops::Range<usize>,
-        r: RawRule,
-    ) {
+    fn phrase_rule(&mut self, src: &Src<'_>, area: &str, span: std::ops::Range<usize>, r: RawRule) {
         if !self.claim_id(src, &span, &r.id, r.enabled) {
             return;
         }
@@ -858,13 +881,7 @@ impl Loader {
         });
     }
 
-    fn vital_rule(
-        &mut self,
-        src: &Src<'_>,
-        area: &str,
-        span: std::ops::Range<usize>,
-        r: RawVital,
-    ) {
+    fn vital_rule(&mut self, src: &Src<'_>, area: &str, span: std::ops::Range<usize>, r: RawVital) {
         if !self.claim_id(src, &span, &r.id, r.enabled) {
             return;
         }
@@ -910,13 +927,7 @@ impl Loader {
         });
     }
 
-    fn combo_rule(
-        &mut self,
-        src: &Src<'_>,
-        area: &str,
-        span: std::ops::Range<usize>,
-        r: RawCombo,
-    ) {
+    fn combo_rule(&mut self, src: &Src<'_>, area: &str, span: std::ops::Range<usize>, r: RawCombo) {
         if !self.claim_id(src, &span, &r.id, r.enabled) {
             return;
         }
@@ -935,10 +946,7 @@ impl Loader {
             self.diagnostics.push(src.diag(
                 src.key_offset(&span, "all"),
                 "E0008",
-                format!(
-                    "`{}` needs at least two non-empty groups in `all`",
-                    r.id
-                ),
+                format!("`{}` needs at least two non-empty groups in `all`", r.id),
             ));
         }
         let weight = self.weight(src, &span, r.weight);

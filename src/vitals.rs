@@ -79,7 +79,10 @@ impl Condition {
             ));
         }
         if bounds.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(format!("condition on `{}` has an implausible bound", self.field));
+            return Err(format!(
+                "condition on `{}` has an implausible bound",
+                self.field
+            ));
         }
         Ok(())
     }
@@ -111,7 +114,10 @@ pub struct Reading {
 impl Reading {
     /// The value of a field.
     pub fn get(&self, field: &str) -> Option<f64> {
-        self.values.iter().find(|(f, _)| *f == field).map(|&(_, v)| v)
+        self.values
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|&(_, v)| v)
     }
 }
 
@@ -162,7 +168,9 @@ impl Readers {
             weight: re(&format!(
                 r"\b(?:gained|gain|up|put on|went up)(?: about| almost| over| like)? {NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?)\b|{NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?) (?:weight )?(?:gain|gained|heavier|up)\b"
             )),
-            weight_from_to: re(r"\bweight\b[^\d\n!?;]{0,20}?from (\d{2,3}(?:\.\d)?) to (\d{2,3}(?:\.\d)?)"),
+            weight_from_to: re(
+                r"\bweight\b[^\d\n!?;]{0,20}?from (\d{2,3}(?:\.\d)?) to (\d{2,3}(?:\.\d)?)",
+            ),
             period: re(
                 r"\b(overnight|since yesterday|from yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
             ),
@@ -188,7 +196,10 @@ impl Readers {
         let mut kept: Vec<Reading> = Vec::with_capacity(out.len());
         for r in out.drain(..) {
             let inside = kept.iter().any(|k| {
-                k.measure == r.measure && k.start <= r.start && r.end <= k.end && k.values == r.values
+                k.measure == r.measure
+                    && k.start <= r.start
+                    && r.end <= k.end
+                    && k.values == r.values
             });
             if !inside {
                 kept.push(r);
@@ -344,7 +355,10 @@ impl Readers {
             .collect();
         let mut push = |v: regex::Match<'_>, start: usize, end: usize| {
             // "pulse ox 88" is oxygen, not heart rate.
-            if spo2_numbers.iter().any(|&(s, e)| v.start() >= s && v.end() <= e) {
+            if spo2_numbers
+                .iter()
+                .any(|&(s, e)| v.start() >= s && v.end() <= e)
+            {
                 return;
             }
             if let Ok(n) = v.as_str().parse::<f64>() {
@@ -466,23 +480,47 @@ mod tests {
 
     #[test]
     fn blood_pressure_forms() {
-        assert_eq!(one("bp 186/104 this am", Measure::BloodPressure, "systolic"), 186.0);
-        assert_eq!(one("bp 186 over 104", Measure::BloodPressure, "diastolic"), 104.0);
-        assert_eq!(one("190/ 120 mmhg", Measure::BloodPressure, "diastolic"), 120.0);
-        assert_eq!(one("it was 200/110mmhg", Measure::BloodPressure, "systolic"), 200.0);
+        assert_eq!(
+            one("bp 186/104 this am", Measure::BloodPressure, "systolic"),
+            186.0
+        );
+        assert_eq!(
+            one("bp 186 over 104", Measure::BloodPressure, "diastolic"),
+            104.0
+        );
+        assert_eq!(
+            one("190/ 120 mmhg", Measure::BloodPressure, "diastolic"),
+            120.0
+        );
+        assert_eq!(
+            one("it was 200/110mmhg", Measure::BloodPressure, "systolic"),
+            200.0
+        );
     }
 
     #[test]
     fn not_blood_pressure() {
-        for t in ["pain 10/10", "appt on 11/25", "on 12/25/2024", "losartan hctz 100/25", "50/50 chance"] {
-            assert!(read(t).iter().all(|r| r.measure != Measure::BloodPressure), "{t}");
+        for t in [
+            "pain 10/10",
+            "appt on 11/25",
+            "on 12/25/2024",
+            "losartan hctz 100/25",
+            "50/50 chance",
+        ] {
+            assert!(
+                read(t).iter().all(|r| r.measure != Measure::BloodPressure),
+                "{t}"
+            );
         }
     }
 
     #[test]
     fn glucose_units() {
         assert_eq!(one("sugar 420 at lunch", Measure::Glucose, "mg_dl"), 420.0);
-        assert_eq!(one("blood sugar 2.8 mmol", Measure::Glucose, "mg_dl"), 2.8 * 18.0);
+        assert_eq!(
+            one("blood sugar 2.8 mmol", Measure::Glucose, "mg_dl"),
+            2.8 * 18.0
+        );
         assert_eq!(one("glucose was 48 mg/dl", Measure::Glucose, "mg_dl"), 48.0);
         assert_eq!(one("sugars in the 40s", Measure::Glucose, "mg_dl"), 45.0);
         assert!(read("metformin 500 mg twice").is_empty());
@@ -491,16 +529,29 @@ mod tests {
     #[test]
     fn temperatures() {
         assert_eq!(one("fever 102", Measure::Temperature, "fahrenheit"), 102.0);
-        assert_eq!(one("temp 39.4 c", Measure::Temperature, "fahrenheit"), 102.9);
-        assert_eq!(one("it was 101.2f", Measure::Temperature, "fahrenheit"), 101.2);
-        assert_eq!(one("103 degrees", Measure::Temperature, "fahrenheit"), 103.0);
+        assert_eq!(
+            one("temp 39.4 c", Measure::Temperature, "fahrenheit"),
+            102.9
+        );
+        assert_eq!(
+            one("it was 101.2f", Measure::Temperature, "fahrenheit"),
+            101.2
+        );
+        assert_eq!(
+            one("103 degrees", Measure::Temperature, "fahrenheit"),
+            103.0
+        );
         assert!(read("fever for 3 days").is_empty());
     }
 
     #[test]
     fn oxygen_and_heart_rate() {
         assert_eq!(one("pulse ox 88", Measure::Oxygen, "percent"), 88.0);
-        assert!(read("pulse ox 88").iter().all(|r| r.measure != Measure::HeartRate));
+        assert!(
+            read("pulse ox 88")
+                .iter()
+                .all(|r| r.measure != Measure::HeartRate)
+        );
         assert_eq!(one("o2 sat is 91%", Measure::Oxygen, "percent"), 91.0);
         assert_eq!(one("hr 148 on my watch", Measure::HeartRate, "bpm"), 148.0);
         assert_eq!(one("heart rate 38", Measure::HeartRate, "bpm"), 38.0);

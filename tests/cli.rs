@@ -22,7 +22,10 @@ fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
 }
 
 fn records(stdout: &str) -> Vec<serde_json::Value> {
-    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -48,7 +51,7 @@ fn scores_jsonl_in_order() {
 fn malformed_records_still_yield_one_record_each() {
     let mut input = Vec::new();
     input.extend_from_slice(b"{\"id\": \"ok\", \"text\": \"hello\"}\n");
-    input.extend_from_slice(b"{not json at all, chest pain}\n");
+    input.extend_from_slice(b"{\"id\": \"cut\", \"text\": \"crushing chest pain and\n");
     input.extend_from_slice(b"{\"id\": \"notext\"}\n");
     input.extend_from_slice(b"{\"id\": \"bad-utf8\", \"text\": \"chest pain \xff\xfe\"}\n");
     input.extend_from_slice(b"{\"id\": \"empty\", \"text\": \"\"}\n");
@@ -60,7 +63,8 @@ fn malformed_records_still_yield_one_record_each() {
     assert!(r[0].get("error").is_none());
     assert_eq!(r[1]["line"], 2);
     assert!(r[1]["error"].as_str().unwrap().starts_with("bad JSON"));
-    // Scored on the recovered text.
+    // Id and text recovered from the cut record, and scored.
+    assert_eq!(r[1]["id"], "cut");
     assert_eq!(r[1]["route"], "call-911");
     assert_eq!(r[2]["id"], "notext");
     assert!(r[2]["error"].as_str().unwrap().contains("missing text"));
@@ -75,7 +79,10 @@ fn malformed_records_still_yield_one_record_each() {
 
 #[test]
 fn explain_includes_findings_and_advice() {
-    let (code, out, _) = run(&["score", "--explain"], b"{\"id\":1,\"text\":\"no chest pain, I took the whole bottle of pills\"}\n");
+    let (code, out, _) = run(
+        &["score", "--explain"],
+        b"{\"id\":1,\"text\":\"no chest pain, I took the whole bottle of pills\"}\n",
+    );
     assert_eq!(code, 0);
     let r = &records(&out)[0];
     assert_eq!(r["route"], "call-911");
@@ -87,7 +94,11 @@ fn explain_includes_findings_and_advice() {
 fn a_broken_rule_directory_is_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("pt-cli-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("x.toml"), "[[rule]]\nid = \"x\"\nroute = \"soon\"\n").unwrap();
+    std::fs::write(
+        dir.join("x.toml"),
+        "[[rule]]\nid = \"x\"\nroute = \"soon\"\n",
+    )
+    .unwrap();
     let (code, _, err) = run(&["score", "--rules", dir.to_str().unwrap()], b"");
     assert_eq!(code, 2);
     assert!(err.contains("x.toml:"), "{err}");

@@ -17,44 +17,68 @@ fn all(expected: Route, texts: &[&str]) {
 
 #[test]
 fn negation_suppresses_with_scope() {
-    all(Route::NonUrgent, &[
-        "no chest pain today",
-        "I deny any shortness of breath",
-        "without any numbness or weakness",
-        "I'm not having chest pain",
-        "Chest pain? no. Trouble breathing? no.",
-    ]);
+    all(
+        Route::NonUrgent,
+        &[
+            "no chest pain today",
+            "I deny any shortness of breath",
+            "without any numbness or weakness",
+            "I'm not having chest pain",
+            "Chest pain? no. Trouble breathing? no.",
+        ],
+    );
     let d = Triage::default().classify("no chest pain");
     assert_eq!(d.suppressed[0].by, SuppressedBy::Negated);
     assert_eq!(d.suppressed[0].cue.text, "no");
     // A terminator ends the negation.
-    all(Route::Call911, &["no fever but my chest hurts", "No cough, however I can't breathe"]);
+    all(
+        Route::Call911,
+        &[
+            "no fever but my chest hurts",
+            "No cough, however I can't breathe",
+        ],
+    );
 }
 
 #[test]
 fn negation_inside_the_symptom_is_the_symptom() {
-    all(Route::Call911, &["I can't breathe", "cant breathe", "the bleeding won't stop", "he's not breathing", "I can't wake him up"]);
+    all(
+        Route::Call911,
+        &[
+            "I can't breathe",
+            "cant breathe",
+            "the bleeding won't stop",
+            "he's not breathing",
+            "I can't wake him up",
+        ],
+    );
 }
 
 #[test]
 fn hypothetical_and_questions_about_the_future() {
-    all(Route::NonUrgent, &[
-        "What should I do if the chest pain comes back?",
-        "If I ever have a seizure at work, who do I call?",
-        "is it normal to get dizzy on this drug?",
-    ]);
+    all(
+        Route::NonUrgent,
+        &[
+            "What should I do if the chest pain comes back?",
+            "If I ever have a seizure at work, who do I call?",
+            "is it normal to get dizzy on this drug?",
+        ],
+    );
     let d = Triage::default().classify("what should I do if I get chest pain?");
     assert_eq!(d.suppressed[0].by, SuppressedBy::Hypothetical);
 }
 
 #[test]
 fn historical_and_family_history() {
-    all(Route::NonUrgent, &[
-        "I had a stroke in 2018, doing well, need a refill",
-        "history of seizures, stable on keppra",
-        "my dad died of a stroke, should I take aspirin?",
-        "family history of heart attack",
-    ]);
+    all(
+        Route::NonUrgent,
+        &[
+            "I had a stroke in 2018, doing well, need a refill",
+            "history of seizures, stable on keppra",
+            "my dad died of a stroke, should I take aspirin?",
+            "family history of heart attack",
+        ],
+    );
     let d = Triage::default().classify("my dad died of a stroke");
     assert_eq!(d.suppressed[0].by, SuppressedBy::Family);
 }
@@ -63,17 +87,30 @@ fn historical_and_family_history() {
 fn someone_else_now_counts_like_the_writer() {
     let d = Triage::default().classify("my husband is having chest pain and can't breathe");
     assert_eq!(d.route, Route::Call911);
-    assert!(d.findings.iter().any(|f| f.context.experiencer == Experiencer::Other));
-    all(Route::Call911, &["my mother just collapsed", "my husband is slurring his words"]);
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.context.experiencer == Experiencer::Other)
+    );
+    all(
+        Route::Call911,
+        &[
+            "my mother just collapsed",
+            "my husband is slurring his words",
+        ],
+    );
 }
 
 #[test]
 fn resolved_recent_is_one_level_lower_never_below_needs_call() {
-    all(Route::NeedsCall, &[
-        "I passed out yesterday, I feel fine now",
-        "had chest pressure last night for 10 minutes, it went away",
-        "my face drooped for a few minutes this morning, fine now",
-    ]);
+    all(
+        Route::NeedsCall,
+        &[
+            "I passed out yesterday, I feel fine now",
+            "had chest pressure last night for 10 minutes, it went away",
+            "my face drooped for a few minutes this morning, fine now",
+        ],
+    );
     let d = Triage::default().classify("I passed out yesterday, I feel fine now");
     assert!(d.findings[0].context.resolved);
     assert_eq!(d.findings[0].context.temporality, Temporality::Recent);
@@ -81,65 +118,109 @@ fn resolved_recent_is_one_level_lower_never_below_needs_call() {
 
 #[test]
 fn pseudo_cues_and_idioms() {
-    all(Route::NonUrgent, &[
-        "this paperwork is killing me",
-        "dying to know my results!",
-        "I almost had a heart attack when I saw the bill",
-    ]);
-    all(Route::Call911, &["no doubt this is chest pain, it is crushing", "not only chest pain but I can't breathe"]);
+    all(
+        Route::NonUrgent,
+        &[
+            "this paperwork is killing me",
+            "dying to know my results!",
+            "I almost had a heart attack when I saw the bill",
+        ],
+    );
+    all(
+        Route::Call911,
+        &[
+            "no doubt this is chest pain, it is crushing",
+            "not only chest pain but I can't breathe",
+        ],
+    );
 }
 
 #[test]
 fn numbers_with_units() {
-    all(Route::NeedsCall, &[
-        "bp 186/104 this morning, feel fine",
-        "bp 186 over 104",
-        "190/ 120 mmHg and no symptoms",
-        "sugar 420 at lunch",
-        "blood sugar 18.5 mmol/L",
-        "temp 103.1",
-        "temperature 39.5 C",
-        "oxygen 91%",
-        "heart rate 140 at rest",
-    ]);
-    all(Route::NonUrgent, &["bp 179/119", "sugar 300", "temp 102.9", "oxygen 93%", "hr 130", "my pain is 10/10 since my appt on 11/25"]);
+    all(
+        Route::NeedsCall,
+        &[
+            "bp 186/104 this morning, feel fine",
+            "bp 186 over 104",
+            "190/ 120 mmHg and no symptoms",
+            "sugar 420 at lunch",
+            "blood sugar 18.5 mmol/L",
+            "temp 103.1",
+            "temperature 39.5 C",
+            "oxygen 91%",
+            "heart rate 140 at rest",
+        ],
+    );
+    all(
+        Route::NonUrgent,
+        &[
+            "bp 179/119",
+            "sugar 300",
+            "temp 102.9",
+            "oxygen 93%",
+            "hr 130",
+            "my pain is 10/10 since my appt on 11/25",
+        ],
+    );
     all(Route::Call911, &["oxygen 88%"]);
     let d = Triage::default().classify("bp 186/104");
     assert_eq!(d.readings.len(), 1);
-    assert_eq!(&"bp 186/104"[d.readings[0].start..d.readings[0].end], "186/104");
+    assert_eq!(
+        &"bp 186/104"[d.readings[0].start..d.readings[0].end],
+        "186/104"
+    );
 }
 
 #[test]
 fn implausible_values_are_ignored() {
-    all(Route::NonUrgent, &["bp 999/999", "sugar 99999", "temp 3", "oxygen 300%", "heart rate 9999"]);
+    all(
+        Route::NonUrgent,
+        &[
+            "bp 999/999",
+            "sugar 99999",
+            "temp 3",
+            "oxygen 300%",
+            "heart rate 9999",
+        ],
+    );
 }
 
 #[test]
 fn combinations() {
-    all(Route::Call911, &[
-        "bp 190/110 with a severe headache and blurry vision",
-        "chest discomfort and sweating",
-        "sugar 45 and she is confused",
-    ]);
-    assert_eq!(route("sugar 45, had juice, feeling better"), Route::NeedsCall);
+    all(
+        Route::Call911,
+        &[
+            "bp 190/110 with a severe headache and blurry vision",
+            "chest discomfort and sweating",
+            "sugar 45 and she is confused",
+        ],
+    );
+    assert_eq!(
+        route("sugar 45, had juice, feeling better"),
+        Route::NeedsCall
+    );
 }
 
 #[test]
 fn patient_spelling_and_unicode() {
-    all(Route::Call911, &[
-        "CHEST PIAN",
-        "cant breath",
-        "I CAN’T BREATHE",
-        "ｃｈｅｓｔ ｐａｉｎ",
-        "chest\u{a0}pain 😰",
-    ]);
+    all(
+        Route::Call911,
+        &[
+            "CHEST PIAN",
+            "cant breath",
+            "I CAN’T BREATHE",
+            "ｃｈｅｓｔ ｐａｉｎ",
+            "chest\u{a0}pain 😰",
+        ],
+    );
 }
 
 #[test]
 fn most_severe_finding_anywhere_decides() {
     let long = format!(
         "{} Also, by the way, my husband collapsed a minute ago and won't wake up. {}",
-        "Hi, I need a refill of my lisinopril and I want to move my appointment to Tuesday. ".repeat(20),
+        "Hi, I need a refill of my lisinopril and I want to move my appointment to Tuesday. "
+            .repeat(20),
         "Thanks for everything, the office staff are great. ".repeat(20)
     );
     assert_eq!(route(&long), Route::Call911);
@@ -149,7 +230,11 @@ fn most_severe_finding_anywhere_decides() {
 fn self_harm_advice_names_988() {
     let d = Triage::default().classify("I'm going to kill myself tonight, I have the pills ready");
     assert_eq!(d.route, Route::Call911);
-    assert!(d.advice.contains("911") && d.advice.contains("988"), "{}", d.advice);
+    assert!(
+        d.advice.contains("911") && d.advice.contains("988"),
+        "{}",
+        d.advice
+    );
 }
 
 #[test]

@@ -12,7 +12,11 @@ fn every_inline_rule_test_passes() {
     assert!(total >= 100, "only {total} inline tests");
     if !failures.is_empty() {
         let list: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
-        panic!("{} inline rule tests fail:\n{}", failures.len(), list.join("\n"));
+        panic!(
+            "{} inline rule tests fail:\n{}",
+            failures.len(),
+            list.join("\n")
+        );
     }
 }
 
@@ -58,12 +62,18 @@ fn duplicate_ids_are_errors() {
     let src = "[[rule]]\nid = \"x.a\"\nconcept = \"x\"\nroute = \"needs-call\"\nphrases = [\"aa\"]\n[[rule.tests]]\ntext = \"aa\"\n\n[[rule]]\nid = \"x.a\"\nconcept = \"y\"\nroute = \"needs-call\"\nphrases = [\"bb\"]\n[[rule.tests]]\ntext = \"bb\"\n";
     let err = RuleSet::from_sources([("dup.toml", src)]).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("dup.toml:10:1: error[E0003]: duplicate id `x.a`: first defined at dup.toml:2"), "{text}");
+    assert!(
+        text.contains(
+            "dup.toml:10:1: error[E0003]: duplicate id `x.a`: first defined at dup.toml:2"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
 fn rules_without_a_firing_test_are_errors() {
-    let src = "[[rule]]\nid = \"x.a\"\nconcept = \"x\"\nroute = \"needs-call\"\nphrases = [\"aa\"]\n";
+    let src =
+        "[[rule]]\nid = \"x.a\"\nconcept = \"x\"\nroute = \"needs-call\"\nphrases = [\"aa\"]\n";
     let err = RuleSet::from_sources([("t.toml", src)]).unwrap_err();
     assert!(err.to_string().contains("error[E0007]"), "{err}");
 }
@@ -93,11 +103,17 @@ text = "heart racing"
     )])
     .unwrap();
     let base = Triage::default();
-    assert_eq!(base.classify("I was stung by a bee").route, Route::NonUrgent);
+    assert_eq!(
+        base.classify("I was stung by a bee").route,
+        Route::NonUrgent
+    );
     let t = Triage::new(RuleSet::builtin().unwrap().layered(extra)).unwrap();
     assert_eq!(t.classify("I was stung by a bee").route, Route::NeedsCall);
     // Same id replaces the default rule.
-    assert_eq!(t.classify("my heart racing this morning").route, Route::NeedsCall);
+    assert_eq!(
+        t.classify("my heart racing this morning").route,
+        Route::NeedsCall
+    );
     // The rest of the default still works.
     assert_eq!(t.classify("crushing chest pain").route, Route::Call911);
 }

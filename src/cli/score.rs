@@ -94,7 +94,9 @@ pub fn run(args: Args) -> i32 {
         }
     }
     if malformed > 0 {
-        eprintln!("portal-triage: {malformed} malformed record(s); each was still scored and carries an \"error\" field");
+        eprintln!(
+            "portal-triage: {malformed} malformed record(s); each was still scored and carries an \"error\" field"
+        );
         EXIT_PROBLEMS
     } else {
         EXIT_OK
@@ -122,11 +124,14 @@ fn score_line(engine: &portal_triage::Triage, raw: &[u8], line_no: usize, args: 
             let text = match obj.get(&args.text_field) {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Null) | None => {
-                    error.get_or_insert_with(|| format!("missing text field `{}`", args.text_field));
+                    error
+                        .get_or_insert_with(|| format!("missing text field `{}`", args.text_field));
                     String::new()
                 }
                 Some(other) => {
-                    error.get_or_insert_with(|| format!("text field `{}` is not a string", args.text_field));
+                    error.get_or_insert_with(|| {
+                        format!("text field `{}` is not a string", args.text_field)
+                    });
                     other.to_string()
                 }
             };
@@ -140,9 +145,23 @@ fn score_line(engine: &portal_triage::Triage, raw: &[u8], line_no: usize, args: 
             (Value::Null, String::new())
         }
         Err(e) => {
-            error.get_or_insert_with(|| format!("bad JSON: {}", e.to_string().split(" at line").next().unwrap_or("syntax error")));
-            // Recover what we can: score the raw line as text.
-            (Value::Null, text_owned.into_owned())
+            error.get_or_insert_with(|| {
+                format!(
+                    "bad JSON: {}",
+                    e.to_string()
+                        .split(" at line")
+                        .next()
+                        .unwrap_or("syntax error")
+                )
+            });
+            // Recover what we can: the fields if they can be found,
+            // otherwise the whole line as text.
+            let id = salvage(&text_owned, &args.id_field).unwrap_or(Value::Null);
+            let text = match salvage(&text_owned, &args.text_field) {
+                Some(Value::String(t)) => t,
+                _ => text_owned.into_owned(),
+            };
+            (id, text)
         }
     };
     let d = engine.classify(&text);
@@ -166,4 +185,54 @@ fn score_line(engine: &portal_triage::Triage, raw: &[u8], line_no: usize, args: 
         rec.insert("summary".into(), json!(d.summary));
     }
     Value::Object(rec)
+}
+
+/// Find `"field": value` in a line that is not valid JSON and decode the
+/// value: a string (up to its closing quote, or the end of the line when the
+/// record was cut), or a number.
+fn salvage(line: &str, field: &str) -> Option<Value> {
+    let key = format!("\"{field}\"");
+    let at = line.find(&key)? + key.len();
+    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    if let Some(body) = rest.strip_prefix('"') {
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let literal = &body[..end.unwrap_or(body.len())];
+        let decoded = serde_json::from_str::<String>(&format!("\"{literal}\""))
+            .unwrap_or_else(|_| literal.to_string());
+        return Some(Value::String(decoded));
+    }
+    let number: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+'))
+        .collect();
+    serde_json::from_str::<serde_json::Number>(&number)
+        .ok()
+        .map(Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::salvage;
+    use serde_json::json;
+
+    #[test]
+    fn salvages_fields_of_broken_lines() {
+        let line = r#"{"id": "m7", "text": "chest pain \"bad\" and"#;
+        assert_eq!(salvage(line, "id"), Some(json!("m7")));
+        assert_eq!(salvage(line, "text"), Some(json!("chest pain \"bad\" and")));
+        assert_eq!(salvage(r#"{"id": 42, "text": }"#, "id"), Some(json!(42)));
+        assert_eq!(salvage("no fields here", "id"), None);
+    }
 }

@@ -20,7 +20,9 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!("NOTICE: {test} skipped: ../shared is absent (set PORTAL_TRIAGE_REQUIRE_SHARED=1 to fail instead)");
+    eprintln!(
+        "NOTICE: {test} skipped: ../shared is absent (set PORTAL_TRIAGE_REQUIRE_SHARED=1 to fail instead)"
+    );
     None
 }
 
@@ -89,7 +91,11 @@ impl Metrics {
     pub fn recall(&self, r: Route) -> f64 {
         let row = self.confusion[idx(r)];
         let total: usize = row.iter().sum();
-        if total == 0 { 1.0 } else { row[idx(r)] as f64 / total as f64 }
+        if total == 0 {
+            1.0
+        } else {
+            row[idx(r)] as f64 / total as f64
+        }
     }
 
     pub fn accuracy(&self) -> f64 {
@@ -111,7 +117,11 @@ impl Metrics {
     pub fn non_urgent_to_911(&self) -> f64 {
         let row = self.confusion[0];
         let total: usize = row.iter().sum();
-        if total == 0 { 0.0 } else { row[2] as f64 / total as f64 }
+        if total == 0 {
+            0.0
+        } else {
+            row[2] as f64 / total as f64
+        }
     }
 
     pub fn tag_recall(&self, tag: &str) -> Option<f64> {
@@ -124,19 +134,42 @@ impl Metrics {
         let mut s = String::new();
         let names = ["non-urgent", "needs-call", "call-911"];
         let _ = writeln!(s, "== {name}: {} messages ==", self.n);
-        let _ = writeln!(s, "call-911 recall {:.3} | accuracy {:.3} | under-triage {:.3} | non-urgent->911 {:.3}",
-            self.recall(Route::Call911), self.accuracy(), self.under_triage(), self.non_urgent_to_911());
-        let _ = writeln!(s, "confusion (rows truth, cols predicted): {:>10} {:>10} {:>10}", "call-911", "needs-call", "non-urgent");
+        let _ = writeln!(
+            s,
+            "call-911 recall {:.3} | accuracy {:.3} | under-triage {:.3} | non-urgent->911 {:.3}",
+            self.recall(Route::Call911),
+            self.accuracy(),
+            self.under_triage(),
+            self.non_urgent_to_911()
+        );
+        let _ = writeln!(
+            s,
+            "confusion (rows truth, cols predicted): {:>10} {:>10} {:>10}",
+            "call-911", "needs-call", "non-urgent"
+        );
         for t in [2, 1, 0] {
-            let _ = writeln!(s, "  {:>10}: {:>10} {:>10} {:>10}", names[t], self.confusion[t][2], self.confusion[t][1], self.confusion[t][0]);
+            let _ = writeln!(
+                s,
+                "  {:>10}: {:>10} {:>10} {:>10}",
+                names[t], self.confusion[t][2], self.confusion[t][1], self.confusion[t][0]
+            );
         }
         let tags: Vec<String> = self
             .tag_total
             .iter()
-            .map(|(t, n)| format!("{t}={:.2}({n})", *self.tag_ok.get(t).unwrap_or(&0) as f64 / *n as f64))
+            .map(|(t, n)| {
+                format!(
+                    "{t}={:.2}({n})",
+                    *self.tag_ok.get(t).unwrap_or(&0) as f64 / *n as f64
+                )
+            })
             .collect();
         let _ = writeln!(s, "per-tag route accuracy: {}", tags.join(" "));
-        let misses: Vec<String> = self.misses.iter().map(|(id, t, p)| format!("{id}:{t}->{p}")).collect();
+        let misses: Vec<String> = self
+            .misses
+            .iter()
+            .map(|(id, t, p)| format!("{id}:{t}->{p}"))
+            .collect();
         let _ = writeln!(s, "misrouted: {}", misses.join(" "));
         s
     }

@@ -145,10 +145,18 @@ pub(crate) struct CueSpec {
     pub max_words: u32,
     /// Bit set of `CueCategory as u32` that end this cue's scope.
     pub terminated_by: u32,
+    /// Categories that must also reach the target for this cue to count.
+    pub requires: u32,
+    /// Categories whose presence at the target cancels this cue.
+    pub unless: u32,
 }
 
 pub(crate) fn category_bit(c: CueCategory) -> u32 {
     1 << (c as u32)
+}
+
+pub(crate) fn category_bits(cs: &[CueCategory]) -> u32 {
+    cs.iter().fold(0, |acc, &c| acc | category_bit(c))
 }
 
 /// One cue occurrence in a message (normalized offsets).
@@ -290,21 +298,28 @@ pub(crate) fn assess(
             *slot = Some((d, h));
         }
     };
+    // First pass: which cues reach the target, and how far away they are.
+    let mut reach: Vec<(u32, u32)> = Vec::new(); // (hit index, distance)
     for (h_idx, hit) in hits.iter().enumerate() {
         let spec = &specs[hit.cue as usize];
         // Where is the cue, and how far (in words) from the target?
-        let (gap_a, gap_b, distance) = if hit.end <= start {
+        // Where is the cue, and how far (in words) from the target? A cue
+        // that overlaps the target's edge ("never had" + "had a seizure")
+        // sits on the side where it starts, at distance 0.
+        let (gap_a, gap_b, distance) = if hit.start < start {
             if spec.direction == Direction::Backward {
                 continue;
             }
-            (hit.end, start, first.saturating_sub(hit.last_word + 1))
-        } else if hit.start >= end {
+            let d = first.saturating_sub(hit.last_word + 1);
+            (hit.end.min(start), start, d)
+        } else if hit.end > end || hit.start >= end {
             if spec.direction == Direction::Forward {
                 continue;
             }
-            (end, hit.start, hit.first_word.saturating_sub(last + 1))
+            let d = hit.first_word.saturating_sub(last + 1);
+            (end, hit.start.max(end), d)
         } else {
-            continue; // overlapping: the cue is part of the target
+            continue; // inside the target: part of it
         };
         if distance > spec.max_words {
             continue;
@@ -326,7 +341,19 @@ pub(crate) fn assess(
         {
             continue;
         }
-        let h = h_idx as u32;
+        reach.push((h_idx as u32, distance));
+    }
+    // A cue may require, or be cancelled by, another category reaching the
+    // same target ("mom had" is someone's history unless a recent time is
+    // near: "my mom had slurred speech last night").
+    let present = reach
+        .iter()
+        .fold(0u32, |acc, &(h, _)| acc | category_bit(specs[hits[h as usize].cue as usize].category));
+    for &(h, distance) in &reach {
+        let spec = &specs[hits[h as usize].cue as usize];
+        if spec.requires & present != spec.requires || spec.unless & present != 0 {
+            continue;
+        }
         let better = |best: Option<(u32, u8)>, rank: u8| {
             best.is_none_or(|(d, r)| distance < d || (distance == d && rank > r))
         };

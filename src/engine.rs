@@ -183,10 +183,9 @@ impl Triage {
                 direction: c.direction,
                 scope: c.scope,
                 max_words: c.max_words,
-                terminated_by: c
-                    .terminated_by
-                    .iter()
-                    .fold(0, |acc, &t| acc | context::category_bit(t)),
+                terminated_by: context::category_bits(&c.terminated_by),
+                requires: context::category_bits(&c.requires),
+                unless: context::category_bits(&c.unless),
             })
             .collect();
         Ok(Triage {
@@ -298,7 +297,11 @@ impl Triage {
                     }
                 }
                 1 => {
-                    if let Some(p) = pseudo.iter().find(|p| inside(p, &k)) {
+                    // A pseudo phrase hides a finding it strictly contains
+                    // ("dying to know" hides "dying"); on the same words the
+                    // finding wins ("not responding" as a symptom).
+                    let hides = |p: &&Candidate| inside(p, &k) && p.end - p.start > k.end - k.start;
+                    if let Some(p) = pseudo.iter().find(hides) {
                         if !shadowed.iter().any(|(s, _)| s.owner == k.owner) {
                             shadowed.push((k, *p));
                         }

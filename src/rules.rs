@@ -179,6 +179,10 @@ struct RawCue {
     #[serde(default)]
     terminated_by: Vec<CueCategory>,
     #[serde(default)]
+    requires: Vec<CueCategory>,
+    #[serde(default)]
+    unless: Vec<CueCategory>,
+    #[serde(default)]
     phrases: Vec<String>,
     #[serde(default)]
     patterns: Vec<String>,
@@ -292,6 +296,8 @@ pub(crate) struct CueDef {
     pub scope: Scope,
     pub max_words: u32,
     pub terminated_by: Vec<CueCategory>,
+    pub requires: Vec<CueCategory>,
+    pub unless: Vec<CueCategory>,
     pub phrases: Vec<String>,
     pub patterns: Vec<String>,
     pub tests: Vec<CueTest>,
@@ -1004,6 +1010,8 @@ impl Loader {
             scope: r.scope,
             max_words: r.max_words,
             terminated_by: r.terminated_by,
+            requires: r.requires,
+            unless: r.unless,
             phrases,
             patterns,
             tests: r

@@ -161,8 +161,10 @@ impl Readers {
                 r"\b(?:o2|oxygen|spo2|sp02|sao2|sats?|saturations?|satting|sating|pulse ?ox|pulse oximeter|oximeter|ox)\b[^\d\n!?;]{0,25}?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))? ?%?",
             ),
             spo2_after: re(r"(\d{2,3}) ?% ?(?:on room air|room air|ra|o2|oxygen|sat|sats|spo2)\b"),
+            // Short fillers only: "hr department sent form 380" is not a
+            // heart rate, "pulse was up to 140" is.
             hr_kw: re(
-                r"\b(?:heart rate|heartrate|hr|pulse|heart is (?:racing|beating|going)(?: at)?|resting rate)\b[^\d\n!?;]{0,25}?(\d{2,3})",
+                r"\b(?:heart rate|heartrate|hr|pulse|heart is (?:racing|beating|going)(?: at)?|resting rate)\b(?: ?(?:is|was|of|at|=|:|been|reads|reading|running|around|about|up to|down to|over|under|in the|still|now|only|like|went up to|dropped to|bpm|has been|on my watch)){0,3} ?:? ?(\d{2,3})\b",
             ),
             hr_unit: re(r"(\d{2,3}) ?(?:bpm|beats)\b"),
             weight: re(&format!(

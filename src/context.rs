@@ -30,6 +30,10 @@ pub enum CueCategory {
     Current,
     /// "I", "my", "he": a new subject; only ends other cues' scopes.
     Subject,
+    /// "yesterday afternoon", "last night": the past time a story starts
+    /// from, possibly sentences before the finding. No effect alone; other
+    /// cues can `require` it (a story that ends "I feel fine today").
+    Anchor,
 }
 
 impl CueCategory {
@@ -45,6 +49,7 @@ impl CueCategory {
             CueCategory::Past => "past",
             CueCategory::Current => "current",
             CueCategory::Subject => "subject",
+            CueCategory::Anchor => "anchor",
         }
     }
 }
@@ -363,7 +368,7 @@ pub(crate) fn assess(
                     out.negated = Some(h);
                 }
             }
-            CueCategory::Subject => {}
+            CueCategory::Subject | CueCategory::Anchor => {}
             CueCategory::Other => {
                 if best_other.is_none_or(|d| distance < d) {
                     best_other = Some(distance);
@@ -395,16 +400,25 @@ pub(crate) fn assess(
             CueCategory::Past => nearest(&mut past, distance, h),
         }
     }
-    // Status: a resolution cue wins unless a "now" cue is at least as near;
-    // a past-time cue likewise; otherwise "now" (or nothing) stands.
-    let nearer_than_current = |x: Option<(u32, u32)>| match (x, current) {
-        (Some((d, _)), Some((c, _))) => d < c,
+    // Status: a resolution cue wins unless a "now" cue is at least as near,
+    // or both follow the finding and "now" comes later (the story's last
+    // word: "the chest pain went away after lunch but it's back now"); a
+    // past-time cue against "now": the nearer; otherwise "now" (or nothing).
+    let beats_current = |x: Option<(u32, u32)>, latest_wins: bool| match (x, current) {
+        (Some((d, hx)), Some((c, hc))) => {
+            let (x_at, c_at) = (hits[hx as usize].start, hits[hc as usize].start);
+            if latest_wins && x_at >= end && c_at >= end {
+                x_at > c_at
+            } else {
+                d < c
+            }
+        }
         (Some(_), None) => true,
         (None, _) => false,
     };
-    out.status = if nearer_than_current(resolved) {
+    out.status = if beats_current(resolved, true) {
         resolved.map(|(_, h)| (CueCategory::Resolved, h))
-    } else if nearer_than_current(past) {
+    } else if beats_current(past, false) {
         past.map(|(_, h)| (CueCategory::Past, h))
     } else {
         current.map(|(_, h)| (CueCategory::Current, h))

@@ -281,14 +281,22 @@ impl Triage {
                 }
             }
         }
-        // Leftmost-longest within each class: pseudo, finding, cue/terminator.
+        // Resolve overlaps, class by class (pseudo, finding, cue/terminator),
+        // each leftmost-longest.
         cands.sort_by_key(|k| (k.owner.class(), k.start, std::cmp::Reverse(k.end)));
         let mut pseudo: Vec<Candidate> = Vec::new();
         let mut triggers: Vec<Candidate> = Vec::new();
+        // Running maximum of trigger ends, for "is this cue inside a finding".
+        let mut trigger_reach: Vec<u32> = Vec::new();
         let mut cues: Vec<Candidate> = Vec::new();
         let mut shadowed: Vec<(Candidate, Candidate)> = Vec::new();
-        let inside =
-            |outer: &Candidate, k: &Candidate| outer.start <= k.start && k.end <= outer.end;
+        // The pseudo match that contains `k`, if any (pseudo matches are
+        // sorted and do not overlap).
+        let container = |list: &[Candidate], k: &Candidate| -> Option<Candidate> {
+            let i = list.partition_point(|p| p.start <= k.start);
+            let p = *list.get(i.checked_sub(1)?)?;
+            (p.end >= k.end).then_some(p)
+        };
         for k in cands {
             match k.owner.class() {
                 0 => {
@@ -300,27 +308,36 @@ impl Triage {
                     // A pseudo phrase hides a finding it strictly contains
                     // ("dying to know" hides "dying"); on the same words the
                     // finding wins ("not responding" as a symptom).
-                    let hides = |p: &&Candidate| inside(p, &k) && p.end - p.start > k.end - k.start;
-                    if let Some(p) = pseudo.iter().find(hides) {
-                        if !shadowed.iter().any(|(s, _)| s.owner == k.owner) {
-                            shadowed.push((k, *p));
-                        }
-                        continue;
-                    }
-                    if triggers.last().is_none_or(|p| k.start >= p.end) {
-                        triggers.push(k);
-                    } else if let Some(last) = triggers.last() {
-                        // Same words, another rule: both findings stand
-                        // ("chest pain" is cardiac and a target-organ sign).
-                        if last.start == k.start && last.end == k.end {
-                            triggers.push(k);
+                    if let Some(p) = container(&pseudo, &k) {
+                        if p.end - p.start > k.end - k.start {
+                            if !shadowed.iter().any(|(s, _)| s.owner == k.owner) {
+                                shadowed.push((k, p));
+                            }
+                            continue;
                         }
                     }
+                    // The longer phrase is the more specific reading and
+                    // wins ("fainting spells" over "fainting"); on the very
+                    // same words, every rule's finding stands ("chest pain"
+                    // is cardiac and a target-organ sign).
+                    if let Some(last) = triggers.last() {
+                        let same = last.start == k.start && last.end == k.end;
+                        if k.start < trigger_reach[trigger_reach.len() - 1] && !same {
+                            continue;
+                        }
+                    }
+                    let reach = trigger_reach.last().map_or(k.end, |&r| r.max(k.end));
+                    triggers.push(k);
+                    trigger_reach.push(reach);
                 }
                 _ => {
                     // A cue word inside a pseudo-cue or a finding is part of
                     // it: "no doubt", "can't breathe", "won't stop bleeding".
-                    if pseudo.iter().chain(&triggers).any(|p| inside(p, &k)) {
+                    if container(&pseudo, &k).is_some() {
+                        continue;
+                    }
+                    let i = triggers.partition_point(|t| t.start <= k.start);
+                    if i > 0 && trigger_reach[i - 1] >= k.end {
                         continue;
                     }
                     match cues.last() {
@@ -444,9 +461,15 @@ impl Triage {
             } else {
                 Experiencer::Patient
             };
+            // A past time alone ("passed out yesterday") resolves an event
+            // only when the writer had it: they are writing, so it is over.
+            // Someone else's ("found him unresponsive this morning") needs
+            // a resolution cue.
             let resolved = match a.status {
                 Some((CueCategory::Resolved, _)) => true,
-                Some((CueCategory::Past, _)) => rule.past_resolves,
+                Some((CueCategory::Past, _)) => {
+                    rule.past_resolves && experiencer == Experiencer::Patient
+                }
                 _ => false,
             };
             for h in [
@@ -508,10 +531,8 @@ impl Triage {
             } else {
                 rule.route
             };
-            if !resolved {
-                for g in &rule.groups {
-                    groups.push((g.as_str(), findings.len()));
-                }
+            for g in &rule.groups {
+                groups.push((g.as_str(), findings.len()));
             }
             findings.push(Finding {
                 rule: rule.id.clone(),
@@ -528,8 +549,13 @@ impl Triage {
         // Combinations of groups earned by asserted, current findings.
         for rule in c.rules.rules.iter().filter(|r| r.kind == RuleKind::Combo) {
             let mut parts: Vec<usize> = Vec::new();
+            // Each entry is met by a finding, distinct ones where possible (a
+            // finding with two groups of the combination does not combine
+            // with itself).
             let complete = rule.combo_all.iter().all(|alts| {
-                match groups.iter().find(|(g, _)| alts.iter().any(|a| a == g)) {
+                let mut fits = groups.iter().filter(|(g, _)| alts.iter().any(|a| a == g));
+                let first = fits.clone().next();
+                match fits.find(|(_, f)| !parts.contains(f)).or(first) {
                     Some(&(_, f)) => {
                         parts.push(f);
                         true
@@ -550,10 +576,17 @@ impl Triage {
             let other = parts
                 .iter()
                 .any(|&i| findings[i].context.experiencer == Experiencer::Other);
+            // A combination is resolved only when all of it has resolved
+            // (vomited blood this morning, lightheaded now: not resolved).
+            let resolved = parts.iter().all(|&i| findings[i].context.resolved);
             findings.push(Finding {
                 rule: rule.id.clone(),
                 concept: rule.concept.clone(),
-                route: rule.route,
+                route: if resolved {
+                    rule.route.resolved()
+                } else {
+                    rule.route
+                },
                 start: first.start,
                 end: first.end,
                 text: first.text.clone(),
@@ -565,7 +598,7 @@ impl Triage {
                     } else {
                         Experiencer::Patient
                     },
-                    resolved: false,
+                    resolved,
                     cues: Vec::new(),
                 },
                 because,

@@ -6,6 +6,7 @@
 //! the original character it came from, so findings point at the original.
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// Normalized text plus, for each of its bytes, the original byte range.
 #[derive(Debug, Default, Clone)]
@@ -88,9 +89,10 @@ impl Normalized {
                 }
                 _ => {
                     // Compatibility folding (full-width letters, ligatures,
-                    // superscripts), then lower case.
-                    for d in std::iter::once(c).nfkc() {
-                        if matches!(d, '\'' | '’') {
+                    // superscripts), accents dropped ("convulsión" ==
+                    // "convulsion", as patients often type it), lower case.
+                    for d in std::iter::once(c).nfkd() {
+                        if matches!(d, '\'' | '’') || is_combining_mark(d) {
                             continue;
                         }
                         for l in d.to_lowercase() {
@@ -179,6 +181,12 @@ mod tests {
         let at = n.text.find("chests").unwrap();
         let (s, e) = n.original_span(at, at + "chests".len());
         assert_eq!(&src[s..e], "CHEST’s");
+    }
+
+    #[test]
+    fn drops_accents() {
+        let n = Normalized::new("Dolor en el PECHO, convulsión, niño");
+        assert_eq!(n.text, "dolor en el pecho, convulsion, nino");
     }
 
     #[test]

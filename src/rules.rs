@@ -153,6 +153,8 @@ struct RawVital {
     any: Vec<Condition>,
     #[serde(default)]
     all: Vec<Condition>,
+    #[serde(default = "yes")]
+    past_resolves: bool,
     #[serde(default)]
     resolved_route: Option<Route>,
     #[serde(default)]
@@ -915,7 +917,7 @@ impl Loader {
             concept: r.concept,
             route: r.route,
             groups: r.groups,
-            past_resolves: false,
+            past_resolves: r.past_resolves,
             resolved_route: r.resolved_route,
             weight,
             advice: r.advice,

@@ -127,8 +127,11 @@ pub(crate) struct Readers {
     bp: Regex,
     glucose_kw: Regex,
     glucose_unit: Regex,
+    glucose_device: Regex,
     temp_kw: Regex,
     temp_unit: Regex,
+    temp_site: Regex,
+    temp_verb: Regex,
     spo2_kw: Regex,
     spo2_after: Regex,
     hr_kw: Regex,
@@ -148,33 +151,43 @@ impl Readers {
         Readers {
             bp: re(r"(\d{2,3}) ?(?:/ ?|over )(\d{2,3})"),
             glucose_kw: re(&format!(
-                r"\b(?:blood sugars?|sugars?|glucose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
+                r"\b(?:blood sugars?|sugars?|sugr|suger|shugar|glucose|gluclose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
             )),
             glucose_unit: re(&format!(r"{NUM} ?(mg ?/ ?dl|mmol(?: ?/ ?l)?)\b")),
+            glucose_device: re(
+                r"\b(\d{2,3}) on (?:my|his|her|the|our) (?:cgm|dexcom|libre|meter|monitor|glucometer|sensor)\b",
+            ),
             temp_kw: re(&format!(
-                r"\b(?:temp|temps|temperature|fever|fevers|febrile|thermometer|tmax|spiked?|spiking|running)\b[^\d\n!?;]{{0,25}}?{NUM}(?: ?(?:-|to) ?{NUM})? ?(?:°|degrees?|deg)? ?(f|c|fahrenheit|celsius)?\b"
+                r"\b(?:temp|temps|temperature|temprature|tempature|temperture|fever|fevers|feaver|fevr|fver|febrile|thermometer|tmax|spiked?|spiking)\b[^\d\n!?;]{{0,25}}?{NUM}(?: ?(?:-|to) ?{NUM})? ?(?:°|degrees?|deg)? ?(f|c|fahrenheit|celsius)?\b"
+            )),
+            // "hit 38.3", "running 101.2": generic verbs, so a decimal is required.
+            temp_verb: re(
+                r"\b(?:hit|reached|got up to|running|spiked to|went up to|up to)(?: a| at)? (\d{2,3}\.\d) ?(?:°|degrees?)? ?(f|c)?\b",
+            ),
+            temp_site: re(&format!(
+                r"{NUM} ?(?:°|degrees?)? ?(f|c)? ?(?:rectal|rectally|orally|oral|axillary|temporal|under (?:the|his|her|my) (?:tongue|arm)|in (?:the|his|her|my) ear|on (?:the|his|her|my) forehead)\b"
             )),
             temp_unit: re(&format!(
-                r"{NUM} ?(?:°|degrees?|deg) ?(f|c|fahrenheit|celsius)?\b|(\d{{2,3}}\.\d) ?(f|c)\b"
+                r"{NUM} ?(?:°|degrees?|deg) ?(f|c|fahrenheit|celsius)?\b|(\d{{2,3}}(?:\.\d)?) ?(f|c)\b"
             )),
             spo2_kw: re(
-                r"\b(?:o2|oxygen|spo2|sp02|sao2|sats?|saturations?|satting|sating|pulse ?ox|pulse oximeter|oximeter|ox)\b[^\d\n!?;]{0,25}?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))? ?%?",
+                r"\b(?:o2|oxygen|spo2|sp02|sao2|sats?|saturations?|satting|sating|pulse ?ox|pulse oximeter|oximeter|ox|finger monitor|finger thing|oxygen monitor)\b[^\d\n!?;]{0,25}?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))? ?(?:%|percent)?",
             ),
             spo2_after: re(r"(\d{2,3}) ?% ?(?:on room air|room air|ra|o2|oxygen|sat|sats|spo2)\b"),
             // Short fillers only: "hr department sent form 380" is not a
             // heart rate, "pulse was up to 140" is.
             hr_kw: re(
-                r"\b(?:heart rate|heartrate|hr|pulse|heart is (?:racing|beating|going)(?: at)?|resting rate)\b(?: ?(?:is|was|of|at|=|:|been|reads|reading|running|around|about|up to|down to|over|under|in the|still|now|only|like|went up to|dropped to|bpm|has been|on my watch)){0,3} ?:? ?(\d{2,3})\b",
+                r"\b(?:heart rate|heartrate|hr|pulse|rate|heart is (?:racing|beating|going)(?: at)?|heart racing(?: at)?|resting rate)\b(?: ?(?:is|was|of|at|=|:|been|reads|reading|keeps reading|running|around|about|up to|down to|over|under|in the|still|now|only|like|went up to|dropped to|bpm|has been|on my watch|says|said|shows|showed)){0,3} ?:? ?(\d{2,3})\b",
             ),
             hr_unit: re(r"(\d{2,3}) ?(?:bpm|beats)\b"),
             weight: re(&format!(
-                r"\b(?:gained|gain|up|put on|went up)(?: about| almost| over| like)? {NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?)\b|{NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?) (?:weight )?(?:gain|gained|heavier|up)\b"
+                r"\b(?:gained|gaind|gainned|gaining|gain|up|put on|went up)(?: about| almost| over| like| another)? {NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?)\b|{NUM} ?(lbs?|pounds?|kgs?|kilos?|kilograms?) (?:weight )?(?:gain|gained|heavier|up|more|since|in the last|in the past|over the|this week|in a week|in (?:\d|two|three|four|five|six|seven) days|overnight|in a day|in one day)\b"
             )),
             weight_from_to: re(
                 r"\bweight\b[^\d\n!?;]{0,20}?from (\d{2,3}(?:\.\d)?) to (\d{2,3}(?:\.\d)?)",
             ),
             period: re(
-                r"\b(overnight|since yesterday|from yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+                r"\b(overnight|since yesterday|from yesterday|than yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
             ),
             any_digit: re(r"\d"),
         }
@@ -240,12 +253,16 @@ impl Readers {
 
     fn read_glucose(&self, text: &str, out: &mut Vec<Reading>) {
         let mut push = |v: f64, unit: Option<&str>, start: usize, end: usize| {
+            // Without a unit: mg/dL (the usual unit here) unless the value
+            // only makes sense in mmol/L (a decimal below 35, or below 20).
             let mmol = match unit {
                 Some(u) if u.starts_with("mmol") => true,
                 Some(_) => false,
-                None => v <= 33.0,
+                None => v < 20.0 || (v < 35.0 && v.fract() != 0.0),
             };
-            let mg = if mmol { v * 18.0 } else { v };
+            // Whole mg/dL, rounded down, so the policy's pairs agree:
+            // 16.7 mmol/L = 300 mg/dL, 3.0 mmol/L = 54 mg/dL.
+            let mg = if mmol { (v * 18.0).floor() } else { v };
             let plausible = if mmol {
                 (1.0..=60.0).contains(&v)
             } else {
@@ -272,6 +289,14 @@ impl Readers {
                 push(v, unit, m.start(), m.end());
             }
         }
+        for c in self.glucose_device.captures_iter(text) {
+            let (Some(m), Some(v)) = (c.get(0), c.get(1)) else {
+                continue;
+            };
+            if let Ok(v) = v.as_str().parse::<f64>() {
+                push(v, Some("mg/dl"), m.start(), m.end());
+            }
+        }
         for c in self.glucose_unit.captures_iter(text) {
             let (Some(m), Some(v), Some(u)) = (c.get(0), c.get(1), c.get(2)) else {
                 continue;
@@ -284,10 +309,13 @@ impl Readers {
 
     fn read_temperature(&self, text: &str, out: &mut Vec<Reading>) {
         let mut push = |v: f64, unit: Option<&str>, start: usize, end: usize| {
+            // Celsius converts rounded up to 0.1 F, so the policy's pairs
+            // agree: 38 C = 100.4 F, 39.4 C = 103 F.
+            let to_f = |c: f64| ((c * 9.0 / 5.0 + 32.0) * 10.0 - 1e-6).ceil() / 10.0;
             let f = match unit.and_then(|u| u.chars().next()) {
-                Some('c') => v * 9.0 / 5.0 + 32.0,
+                Some('c') => to_f(v),
                 Some(_) => v,
-                None if (34.0..=43.5).contains(&v) => v * 9.0 / 5.0 + 32.0,
+                None if (34.0..=43.5).contains(&v) => to_f(v),
                 None => v,
             };
             if (93.0..=110.0).contains(&f) {
@@ -306,6 +334,22 @@ impl Readers {
                 if let Some(v) = c.get(g).and_then(|v| v.as_str().parse::<f64>().ok()) {
                     push(v, unit, m.start(), m.end());
                 }
+            }
+        }
+        for c in self.temp_verb.captures_iter(text) {
+            let (Some(m), Some(v)) = (c.get(0), c.get(1)) else {
+                continue;
+            };
+            if let Ok(v) = v.as_str().parse::<f64>() {
+                push(v, c.get(2).map(|u| u.as_str()), m.start(), m.end());
+            }
+        }
+        for c in self.temp_site.captures_iter(text) {
+            let (Some(m), Some(v)) = (c.get(0), c.get(1)) else {
+                continue;
+            };
+            if let Ok(v) = v.as_str().parse::<f64>() {
+                push(v, c.get(2).map(|u| u.as_str()), m.start(), m.end());
             }
         }
         for c in self.temp_unit.captures_iter(text) {
@@ -427,6 +471,15 @@ impl Readers {
             let Ok(v) = v.as_str().parse::<f64>() else {
                 continue;
             };
+            // "lost 5 pounds since Monday" is not a gain.
+            let before = &text[m.start().saturating_sub(16)..m.start()];
+            let before = before.get(..).unwrap_or("");
+            if ["lost", "lose", "down", "dropped", "losing"]
+                .iter()
+                .any(|w| before.contains(w))
+            {
+                continue;
+            }
             let pounds = if unit.is_some_and(|u| u.as_str().starts_with('k')) {
                 v * 2.2
             } else {
@@ -521,11 +574,15 @@ mod tests {
         assert_eq!(one("sugar 420 at lunch", Measure::Glucose, "mg_dl"), 420.0);
         assert_eq!(
             one("blood sugar 2.8 mmol", Measure::Glucose, "mg_dl"),
-            2.8 * 18.0
+            50.0
         );
         assert_eq!(one("glucose was 48 mg/dl", Measure::Glucose, "mg_dl"), 48.0);
         assert_eq!(one("sugars in the 40s", Measure::Glucose, "mg_dl"), 45.0);
         assert!(read("metformin 500 mg twice").is_empty());
+        assert_eq!(one("sugar 32 and shaky", Measure::Glucose, "mg_dl"), 32.0);
+        assert_eq!(one("52 on my cgm", Measure::Glucose, "mg_dl"), 52.0);
+        assert_eq!(one("16.7 mmol/l", Measure::Glucose, "mg_dl"), 300.0);
+        assert_eq!(one("3.0 mmol/l", Measure::Glucose, "mg_dl"), 54.0);
     }
 
     #[test]
@@ -533,7 +590,7 @@ mod tests {
         assert_eq!(one("fever 102", Measure::Temperature, "fahrenheit"), 102.0);
         assert_eq!(
             one("temp 39.4 c", Measure::Temperature, "fahrenheit"),
-            102.9
+            103.0
         );
         assert_eq!(
             one("it was 101.2f", Measure::Temperature, "fahrenheit"),
@@ -544,6 +601,12 @@ mod tests {
             103.0
         );
         assert!(read("fever for 3 days").is_empty());
+        assert_eq!(one("it was 100.5 rectally", Measure::Temperature, "fahrenheit"), 100.5);
+        assert_eq!(one("temprature is 38.5", Measure::Temperature, "fahrenheit"), 101.3);
+        assert_eq!(one("on chemo, hit 38.3 last night", Measure::Temperature, "fahrenheit"), 101.0);
+        assert_eq!(one("39.4 °c this afternoon", Measure::Temperature, "fahrenheit"), 103.0);
+        assert_eq!(one("38 c", Measure::Temperature, "fahrenheit"), 100.4);
+        assert!(read("my sugar hit 101").iter().all(|r| r.measure != Measure::Temperature));
     }
 
     #[test]
@@ -567,6 +630,9 @@ mod tests {
         assert_eq!(r[0].get("days"), Some(1.0));
         let r = read("up 5 pounds this week");
         assert_eq!(r[0].get("days"), Some(7.0));
+        let r = read("thats about 5 pounds since monday");
+        assert_eq!(r[0].get("pounds"), Some(5.0));
+        assert!(read("I lost 5 pounds since monday").is_empty());
         let r = read("weight went from 180 to 184 in two days");
         assert_eq!(r[0].get("pounds"), Some(4.0));
         assert_eq!(r[0].get("days"), Some(2.0));

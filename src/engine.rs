@@ -281,70 +281,72 @@ impl Triage {
                 }
             }
         }
-        // Resolve overlaps, class by class (pseudo, finding, cue/terminator),
-        // each leftmost-longest.
+        // Resolve overlaps, class by class: pseudo phrases, then findings,
+        // then cues and terminators.
         cands.sort_by_key(|k| (k.owner.class(), k.start, std::cmp::Reverse(k.end)));
+        let split_at = |class: u8| cands.partition_point(|k| k.owner.class() < class);
+        let (p_end, f_end) = (split_at(1), split_at(2));
+
+        // Pseudo phrases: leftmost-longest, not overlapping.
         let mut pseudo: Vec<Candidate> = Vec::new();
-        let mut triggers: Vec<Candidate> = Vec::new();
-        // Running maximum of trigger ends, for "is this cue inside a finding".
-        let mut trigger_reach: Vec<u32> = Vec::new();
-        let mut cues: Vec<Candidate> = Vec::new();
-        let mut shadowed: Vec<(Candidate, Candidate)> = Vec::new();
-        // The pseudo match that contains `k`, if any (pseudo matches are
-        // sorted and do not overlap).
-        let container = |list: &[Candidate], k: &Candidate| -> Option<Candidate> {
-            let i = list.partition_point(|p| p.start <= k.start);
-            let p = *list.get(i.checked_sub(1)?)?;
+        for &k in &cands[..p_end] {
+            if pseudo.last().is_none_or(|p| k.start >= p.end) {
+                pseudo.push(k);
+            }
+        }
+        // The pseudo match that contains `k`, if any.
+        let container = |k: &Candidate| -> Option<Candidate> {
+            let i = pseudo.partition_point(|p| p.start <= k.start);
+            let p = *pseudo.get(i.checked_sub(1)?)?;
             (p.end >= k.end).then_some(p)
         };
-        for k in cands {
-            match k.owner.class() {
-                0 => {
-                    if pseudo.last().is_none_or(|p| k.start >= p.end) {
-                        pseudo.push(k);
+
+        // Findings: a pseudo phrase hides a finding it strictly contains
+        // ("dying to know" hides "dying"); on the same words the finding wins
+        // ("not responding" as a symptom). Between findings, leftmost-longest:
+        // the longer phrase is the more specific reading ("fainting spells"
+        // over "fainting", "almost out of" over "out of insulin"); on the
+        // very same words every rule's finding stands ("chest pain" is
+        // cardiac and a target-organ sign).
+        let mut shadowed: Vec<(Candidate, Candidate)> = Vec::new();
+        let mut triggers: Vec<Candidate> = Vec::with_capacity(f_end - p_end);
+        // Running maximum of finding ends, for "is this cue inside a finding".
+        let mut trigger_reach: Vec<u32> = Vec::with_capacity(f_end - p_end);
+        for &k in &cands[p_end..f_end] {
+            if let Some(p) = container(&k) {
+                if p.end - p.start > k.end - k.start {
+                    if !shadowed.iter().any(|(s, _)| s.owner == k.owner) {
+                        shadowed.push((k, p));
                     }
+                    continue;
                 }
-                1 => {
-                    // A pseudo phrase hides a finding it strictly contains
-                    // ("dying to know" hides "dying"); on the same words the
-                    // finding wins ("not responding" as a symptom).
-                    if let Some(p) = container(&pseudo, &k) {
-                        if p.end - p.start > k.end - k.start {
-                            if !shadowed.iter().any(|(s, _)| s.owner == k.owner) {
-                                shadowed.push((k, p));
-                            }
-                            continue;
-                        }
-                    }
-                    // The longer phrase is the more specific reading and
-                    // wins ("fainting spells" over "fainting"); on the very
-                    // same words, every rule's finding stands ("chest pain"
-                    // is cardiac and a target-organ sign).
-                    if let Some(last) = triggers.last() {
-                        let same = last.start == k.start && last.end == k.end;
-                        if k.start < trigger_reach[trigger_reach.len() - 1] && !same {
-                            continue;
-                        }
-                    }
-                    let reach = trigger_reach.last().map_or(k.end, |&r| r.max(k.end));
-                    triggers.push(k);
-                    trigger_reach.push(reach);
+            }
+            if let (Some(last), Some(&reach)) = (triggers.last(), trigger_reach.last()) {
+                let same = last.start == k.start && last.end == k.end;
+                if k.start < reach && !same {
+                    continue;
                 }
-                _ => {
-                    // A cue word inside a pseudo-cue or a finding is part of
-                    // it: "no doubt", "can't breathe", "won't stop bleeding".
-                    if container(&pseudo, &k).is_some() {
-                        continue;
-                    }
-                    let i = triggers.partition_point(|t| t.start <= k.start);
-                    if i > 0 && trigger_reach[i - 1] >= k.end {
-                        continue;
-                    }
-                    match cues.last() {
-                        Some(p) if k.start < p.end && !(k.start == p.start && k.end == p.end) => {}
-                        _ => cues.push(k),
-                    }
-                }
+            }
+            let reach = trigger_reach.last().map_or(k.end, |&r| r.max(k.end));
+            triggers.push(k);
+            trigger_reach.push(reach);
+        }
+
+        // Cues and terminators: leftmost-longest (several cues on the very
+        // same words all stand). A cue word inside a pseudo phrase or a
+        // finding is part of it: "no doubt", "can't breathe".
+        let mut cues: Vec<Candidate> = Vec::new();
+        for &k in &cands[f_end..] {
+            if container(&k).is_some() {
+                continue;
+            }
+            let i = triggers.partition_point(|t| t.start <= k.start);
+            if i > 0 && trigger_reach[i - 1] >= k.end {
+                continue;
+            }
+            match cues.last() {
+                Some(p) if k.start < p.end && !(k.start == p.start && k.end == p.end) => {}
+                _ => cues.push(k),
             }
         }
         let mut readings = Vec::new();

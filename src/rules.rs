@@ -392,16 +392,16 @@ impl RuleSet {
     /// use portal_triage::RuleSet;
     /// let extra = RuleSet::from_sources([("site.toml", r#"
     /// [[rule]]
-    /// id = "site.bee-sting"
-    /// concept = "bee sting with a known bee allergy"
+    /// id = "site.port-redness"
+    /// concept = "redness around a chemotherapy port"
     /// route = "needs-call"
-    /// phrases = ["stung by a bee"]
+    /// phrases = ["port site is red"]
     /// [[rule.tests]]
-    /// text = "I was stung by a bee an hour ago"
+    /// text = "my port site is red and sore"
     /// route = "needs-call"
     /// "#)]).unwrap();
     /// let rules = RuleSet::builtin().unwrap().layered(extra);
-    /// assert!(rules.rules().any(|r| r.id == "site.bee-sting"));
+    /// assert!(rules.rules().any(|r| r.id == "site.port-redness"));
     /// ```
     pub fn layered(mut self, extra: RuleSet) -> RuleSet {
         for id in &extra.disabled {
@@ -693,12 +693,16 @@ impl Loader {
                 let at = match quoted_field(&msg) {
                     Some(field) if msg.starts_with("unknown field") => src.key_offset(&span, field),
                     _ => {
-                        // A bad value: point at the first key whose value is
-                        // quoted in the message, else at the table.
-                        table
-                            .get_ref()
-                            .keys()
-                            .find(|k| msg.contains(&format!("`{k}`")) || msg.contains(k.as_str()))
+                        // A bad value: point at the key whose value the
+                        // message quotes ("unknown variant `call911`"), or
+                        // the key it names, else at the table.
+                        let t = table.get_ref();
+                        t.iter()
+                            .find(|(_, v)| {
+                                v.as_str().is_some_and(|v| msg.contains(&format!("`{v}`")))
+                            })
+                            .map(|(k, _)| k)
+                            .or_else(|| t.keys().find(|k| msg.contains(&format!("`{k}`"))))
                             .map_or(span.start, |k| src.key_offset(&span, k))
                     }
                 };

@@ -199,6 +199,14 @@ impl Readers {
         if !self.any_digit.is_match(text) {
             return;
         }
+        // A number is read whole: "99999" is not "999", "1.2.3" is nothing.
+        let bytes = text.as_bytes();
+        let glued = |r: &Reading| {
+            let after = bytes.get(r.end).copied();
+            let after2 = bytes.get(r.end + 1).copied();
+            after.is_some_and(|b| b.is_ascii_digit())
+                || (after == Some(b'.') && after2.is_some_and(|b| b.is_ascii_digit()))
+        };
         self.read_bp(text, out);
         self.read_glucose(text, out);
         self.read_temperature(text, out);
@@ -220,6 +228,7 @@ impl Readers {
                 kept.push(r);
             }
         }
+        kept.retain(|r| !glued(r));
         *out = kept;
     }
 

@@ -79,7 +79,8 @@ fn historical_and_family_history() {
             "family history of heart attack",
         ],
     );
-    let d = Triage::default().classify("my dad died of a stroke");
+    let d = Triage::default().classify("my dad died of a heart attack");
+    assert_eq!(d.route, Route::NonUrgent);
     assert_eq!(d.suppressed[0].by, SuppressedBy::Family);
 }
 

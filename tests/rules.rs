@@ -84,12 +84,12 @@ fn extra_rules_layer_on_the_default() {
         "site.toml",
         r#"
 [[rule]]
-id = "site.bee-sting"
-concept = "bee sting in a patient with a bee allergy"
+id = "site.pump-occlusion"
+concept = "insulin pump occlusion alarm"
 route = "needs-call"
-phrases = ["stung by a bee"]
+phrases = ["occlusion alarm", "says occlusion"]
 [[rule.tests]]
-text = "I was stung by a bee"
+text = "my insulin pump says occlusion"
 route = "needs-call"
 
 [[rule]]
@@ -104,11 +104,11 @@ text = "heart racing"
     .unwrap();
     let base = Triage::default();
     assert_eq!(
-        base.classify("I was stung by a bee").route,
+        base.classify("my insulin pump says occlusion").route,
         Route::NonUrgent
     );
     let t = Triage::new(RuleSet::builtin().unwrap().layered(extra)).unwrap();
-    assert_eq!(t.classify("I was stung by a bee").route, Route::NeedsCall);
+    assert_eq!(t.classify("my insulin pump says occlusion").route, Route::NeedsCall);
     // Same id replaces the default rule.
     assert_eq!(
         t.classify("my heart racing this morning").route,

@@ -183,8 +183,7 @@ pub(crate) struct Layout {
 }
 
 const ABBREVIATIONS: &[&str] = &[
-    "dr", "mr", "mrs", "ms", "st", "vs", "approx", "appt", "jr", "sr", "no", "pt", "e.g", "i.e",
-    "etc",
+    "dr", "mr", "mrs", "ms", "st", "vs", "approx", "appt", "jr", "sr", "pt", "e.g", "i.e", "etc",
 ];
 
 impl Layout {
@@ -225,7 +224,13 @@ impl Layout {
             .last()
             .map_or(dot, |(i, _)| i);
         let word = &text[word_start..dot];
-        ABBREVIATIONS.contains(&word)
+        // "No. 5" is a number sign; "Cough no. Bleeding yes" ends a sentence.
+        let numbered = || {
+            text[dot + 1..]
+                .trim_start()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '#')
+        };
+        ABBREVIATIONS.contains(&word) || (word == "no" && numbered())
     }
 
     /// Add terminator positions (clause breaks besides sentence ends).
@@ -440,6 +445,15 @@ mod tests {
         // "? no": the question mark belongs to the sentence it ends.
         assert_eq!(l.sentence_of(t.find('?').unwrap() as u32), 1);
         assert_eq!(l.sentence_of(t.find("no").unwrap() as u32), 2);
+    }
+
+    #[test]
+    fn no_dot_ends_a_sentence_unless_a_number_follows() {
+        let mut l = Layout::default();
+        let t = "fever no. bleeding yes. see form no. 5 please";
+        l.build(t);
+        assert_eq!(l.sentence_of(t.find("bleeding").unwrap() as u32), 1);
+        assert_eq!(l.sentence_of(t.find("please").unwrap() as u32), 2);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::decision::{
 use crate::error::{Error, ErrorKind};
 use crate::normalize::{Normalized, boundary_after, boundary_before};
 use crate::route::Route;
-use crate::rules::{REGEX_SIZE_LIMIT, RuleKind, RuleSet};
+use crate::rules::{REGEX_SET_SIZE_LIMIT, REGEX_SIZE_LIMIT, RuleKind, RuleSet};
 use crate::vitals::{Readers, Reading};
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexSet, RegexSetBuilder};
@@ -164,7 +164,7 @@ impl Triage {
             )
         };
         let regex_set = RegexSetBuilder::new(patterns.iter().map(|(p, _)| p.as_str()))
-            .size_limit(REGEX_SIZE_LIMIT * 8)
+            .size_limit(REGEX_SET_SIZE_LIMIT)
             .build()
             .map_err(limit)?;
         let mut regexes = Vec::with_capacity(patterns.len());

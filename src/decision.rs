@@ -97,8 +97,32 @@ pub struct Suppressed {
     pub text: String,
     /// Why it did not count.
     pub by: SuppressedBy,
-    /// The cue (or idiom) that suppressed it.
-    pub cue: CueUse,
+    /// The cue or idiom that suppressed it.
+    pub cause: Cause,
+}
+
+/// The words that suppressed a mention: a context cue or a pseudo phrase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    /// The id of the cue or pseudo rule.
+    pub id: String,
+    /// Its words as written in the original text.
+    pub text: String,
+    /// Byte offset in the original text.
+    pub start: usize,
+    /// Byte offset just past it.
+    pub end: usize,
+}
+
+impl From<CueUse> for Cause {
+    fn from(c: CueUse) -> Cause {
+        Cause {
+            id: c.id,
+            text: c.text,
+            start: c.start,
+            end: c.end,
+        }
+    }
 }
 
 /// Conditions of the input.

@@ -4,7 +4,8 @@ use crate::context::{
     self, Assessment, CueCategory, CueHit, CueSpec, CueUse, Experiencer, Layout, Temporality,
 };
 use crate::decision::{
-    ADVICE_911, ADVICE_CALL, ADVICE_ROUTINE, Decision, Finding, Flag, Suppressed, SuppressedBy,
+    ADVICE_911, ADVICE_CALL, ADVICE_ROUTINE, Cause, Decision, Finding, Flag, Suppressed,
+    SuppressedBy,
 };
 use crate::error::{Error, ErrorKind};
 use crate::normalize::{Normalized, boundary_after, boundary_before};
@@ -332,10 +333,13 @@ impl Triage {
             trigger_reach.push(reach);
         }
 
-        // Cues and terminators: leftmost-longest (several cues on the very
-        // same words all stand). A cue word inside a pseudo phrase or a
-        // finding is part of it: "no doubt", "can't breathe".
+        // Cues and terminators: a cue inside a longer cue is part of it
+        // ("now" in "fine now", "no" in "no longer"); cues that merely
+        // overlap all stand ("totally fine" and "fine since"). A cue word
+        // inside a pseudo phrase or a finding is part of it: "no doubt",
+        // "can't breathe".
         let mut cues: Vec<Candidate> = Vec::new();
+        let mut cue_reach: Option<(u32, u32, u32)> = None; // (start, end) of the farthest-reaching cue, its end
         for &k in &cands[f_end..] {
             if container(&k).is_some() {
                 continue;
@@ -344,10 +348,17 @@ impl Triage {
             if i > 0 && trigger_reach[i - 1] >= k.end {
                 continue;
             }
-            match cues.last() {
-                Some(p) if k.start < p.end && !(k.start == p.start && k.end == p.end) => {}
-                _ => cues.push(k),
+            if let Some((s, e, reach)) = cue_reach {
+                let same = s == k.start && e == k.end;
+                if reach >= k.end && !same {
+                    continue;
+                }
             }
+            cues.push(k);
+            cue_reach = match cue_reach {
+                Some((_, _, reach)) if reach >= k.end => cue_reach,
+                _ => Some((k.start, k.end, k.end)),
+            };
         }
         let mut readings = Vec::new();
         c.readers.read(t, &mut readings);
@@ -398,8 +409,10 @@ impl Triage {
         };
 
         let mut findings: Vec<Finding> = Vec::new();
+        // The rule behind each finding (index into the rule set).
+        let mut rule_of: Vec<usize> = Vec::new();
         let mut suppressed: Vec<Suppressed> = Vec::new();
-        // Groups earned by asserted, current findings (for combinations).
+        // Groups earned by the counted findings (for combinations).
         let mut groups: Vec<(&str, usize)> = Vec::new();
 
         for (k, pseudo) in &scan.shadowed {
@@ -419,9 +432,8 @@ impl Triage {
                 end: e,
                 text: slice(s, e),
                 by: SuppressedBy::Idiom,
-                cue: CueUse {
+                cause: Cause {
                     id,
-                    category: CueCategory::Negated,
                     text: slice(ps, pe),
                     start: ps,
                     end: pe,
@@ -430,15 +442,15 @@ impl Triage {
         }
 
         // Phrase and pattern findings, then vital readings.
-        let mut targets: Vec<(u32, u32, u32, Option<usize>)> = scan
+        let mut targets: Vec<(u32, u32, u32)> = scan
             .triggers
             .iter()
             .filter_map(|k| match k.owner {
-                Owner::Rule(r) => Some((k.start, k.end, r, None)),
+                Owner::Rule(r) => Some((k.start, k.end, r)),
                 _ => None,
             })
             .collect();
-        for (ri, reading) in scan.readings.iter().enumerate() {
+        for reading in &scan.readings {
             for (r, rule) in c.rules.rules.iter().enumerate() {
                 if rule.kind != RuleKind::Vital || rule.measure != Some(reading.measure) {
                     continue;
@@ -446,12 +458,12 @@ impl Triage {
                 let any = rule.any.is_empty() || rule.any.iter().any(|x| x.holds(reading));
                 let all = rule.all_conditions.iter().all(|x| x.holds(reading));
                 if any && all {
-                    targets.push((reading.start as u32, reading.end as u32, r as u32, Some(ri)));
+                    targets.push((reading.start as u32, reading.end as u32, r as u32));
                 }
             }
         }
 
-        for &(s, e, r, _) in &targets {
+        for &(s, e, r) in &targets {
             let rule = &c.rules.rules[r as usize];
             let a = context::assess(&layout, &c.cue_specs, &hits, s, e);
             let (os, oe) = orig(s, e);
@@ -524,7 +536,7 @@ impl Triage {
                     end: oe,
                     text: slice(os, oe),
                     by,
-                    cue: cue_use(h),
+                    cause: cue_use(h).into(),
                 });
                 continue;
             }
@@ -536,6 +548,7 @@ impl Triage {
             for g in &rule.groups {
                 groups.push((g.as_str(), findings.len()));
             }
+            rule_of.push(r as usize);
             findings.push(Finding {
                 rule: rule.id.clone(),
                 concept: rule.concept.clone(),
@@ -549,7 +562,10 @@ impl Triage {
         }
 
         // Combinations of groups earned by asserted, current findings.
-        for rule in c.rules.rules.iter().filter(|r| r.kind == RuleKind::Combo) {
+        for (ri, rule) in c.rules.rules.iter().enumerate() {
+            if rule.kind != RuleKind::Combo {
+                continue;
+            }
             let mut parts: Vec<usize> = Vec::new();
             // Each entry is met by a finding, distinct ones where possible (a
             // finding with two groups of the combination does not combine
@@ -581,6 +597,7 @@ impl Triage {
             // A combination is resolved only when all of it has resolved
             // (vomited blood this morning, lightheaded now: not resolved).
             let resolved = parts.iter().all(|&i| findings[i].context.resolved);
+            rule_of.push(ri);
             findings.push(Finding {
                 rule: rule.id.clone(),
                 concept: rule.concept.clone(),
@@ -607,23 +624,19 @@ impl Triage {
             });
         }
 
-        findings.sort_by(|a, b| b.route.cmp(&a.route).then(a.start.cmp(&b.start)));
+        // Most severe first, then in text order.
+        let mut order: Vec<usize> = (0..findings.len()).collect();
+        order.sort_by(|&a, &b| {
+            (findings[b].route, findings[a].start).cmp(&(findings[a].route, findings[b].start))
+        });
+        let rules_sorted: Vec<&crate::rules::RuleDef> =
+            order.iter().map(|&i| &c.rules.rules[rule_of[i]]).collect();
+        let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+        let findings: Vec<Finding> = order.iter().filter_map(|&i| slots[i].take()).collect();
         suppressed.sort_by_key(|s| s.start);
         let route = findings.first().map_or(Route::NonUrgent, |f| f.route);
-        let score = score(route, &findings, |id| {
-            c.rules
-                .rules
-                .iter()
-                .find(|r| r.id == id)
-                .map_or(0.5, |r| r.weight)
-        });
-        let advice = advice(route, &findings, |id| {
-            c.rules
-                .rules
-                .iter()
-                .find(|r| r.id == id)
-                .and_then(|r| r.advice.as_deref())
-        });
+        let score = score(route, &findings, |i| rules_sorted[i].weight);
+        let advice = advice(route, &findings, |i| rules_sorted[i].advice.as_deref());
         let summary = summary(route, &findings, &suppressed);
         let readings = scan
             .readings
@@ -897,21 +910,25 @@ struct Scan {
 /// Urgency in [0, 1]: the route sets the band (non-urgent [0, 0.3],
 /// needs-call [0.4, 0.69], call-911 [0.7, 1]); the heaviest finding of that
 /// route and the number of distinct findings place it inside the band.
-fn score(route: Route, findings: &[Finding], weight: impl Fn(&str) -> f64) -> f64 {
+fn score(route: Route, findings: &[Finding], weight: impl Fn(usize) -> f64) -> f64 {
     let (base, width) = match route {
         Route::NonUrgent => (0.0, 0.3),
         Route::NeedsCall => (0.4, 0.29),
         Route::Call911 => (0.7, 0.3),
     };
-    let at_route: Vec<&Finding> = findings.iter().filter(|f| f.route == route).collect();
+    let at_route: Vec<(usize, &Finding)> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.route == route)
+        .collect();
     if at_route.is_empty() {
         return base;
     }
     let max_w = at_route
         .iter()
-        .map(|f| weight(&f.rule))
+        .map(|&(i, _)| weight(i))
         .fold(0.0_f64, f64::max);
-    let mut distinct: Vec<&str> = at_route.iter().map(|f| f.rule.as_str()).collect();
+    let mut distinct: Vec<&str> = at_route.iter().map(|(_, f)| f.rule.as_str()).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let breadth = 1.0 - 0.5_f64.powi(distinct.len() as i32 - 1);
@@ -922,7 +939,7 @@ fn score(route: Route, findings: &[Finding], weight: impl Fn(&str) -> f64) -> f6
 fn advice<'a>(
     route: Route,
     findings: &[Finding],
-    extra: impl Fn(&str) -> Option<&'a str>,
+    extra: impl Fn(usize) -> Option<&'a str>,
 ) -> String {
     let mut out = match route {
         Route::Call911 => ADVICE_911,
@@ -931,8 +948,8 @@ fn advice<'a>(
     }
     .to_string();
     let mut seen: Vec<&str> = Vec::new();
-    for f in findings {
-        if let Some(a) = extra(&f.rule) {
+    for i in 0..findings.len() {
+        if let Some(a) = extra(i) {
             if !seen.contains(&a) {
                 seen.push(a);
                 out.push(' ');

@@ -29,7 +29,7 @@ fn negation_suppresses_with_scope() {
     );
     let d = Triage::default().classify("no chest pain");
     assert_eq!(d.suppressed[0].by, SuppressedBy::Negated);
-    assert_eq!(d.suppressed[0].cue.text, "no");
+    assert_eq!(d.suppressed[0].cause.text, "no");
     // A terminator ends the negation.
     all(
         Route::Call911,

@@ -15,6 +15,9 @@ fn main() {
     });
     let built = started.elapsed();
     let decision = triage.classify(&text);
-    println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&decision).unwrap_or_default()
+    );
     eprintln!("rule set built in {built:?}");
 }

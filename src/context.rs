@@ -356,9 +356,9 @@ pub(crate) fn assess(
     // A cue may require, or be cancelled by, another category reaching the
     // same target ("mom had" is someone's history unless a recent time is
     // near: "my mom had slurred speech last night").
-    let present = reach
-        .iter()
-        .fold(0u32, |acc, &(h, _)| acc | category_bit(specs[hits[h as usize].cue as usize].category));
+    let present = reach.iter().fold(0u32, |acc, &(h, _)| {
+        acc | category_bit(specs[hits[h as usize].cue as usize].category)
+    });
     for &(h, distance) in &reach {
         let spec = &specs[hits[h as usize].cue as usize];
         if spec.requires & present != spec.requires || spec.unless & present != 0 {

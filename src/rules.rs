@@ -700,10 +700,12 @@ impl Loader {
                         // message quotes ("unknown variant `call911`"), or
                         // the key it names, else at the table.
                         let t = table.get_ref();
+                        let quoted = |v: &toml::Value| match v {
+                            toml::Value::String(v) => format!("`{v}`"),
+                            other => format!("`{other}`"),
+                        };
                         t.iter()
-                            .find(|(_, v)| {
-                                v.as_str().is_some_and(|v| msg.contains(&format!("`{v}`")))
-                            })
+                            .find(|(_, v)| !v.is_table() && msg.contains(&quoted(v)))
                             .map(|(k, _)| k)
                             .or_else(|| t.keys().find(|k| msg.contains(&format!("`{k}`"))))
                             .map_or(span.start, |k| src.key_offset(&span, k))

@@ -581,10 +581,7 @@ mod tests {
     #[test]
     fn glucose_units() {
         assert_eq!(one("sugar 420 at lunch", Measure::Glucose, "mg_dl"), 420.0);
-        assert_eq!(
-            one("blood sugar 2.8 mmol", Measure::Glucose, "mg_dl"),
-            50.0
-        );
+        assert_eq!(one("blood sugar 2.8 mmol", Measure::Glucose, "mg_dl"), 50.0);
         assert_eq!(one("glucose was 48 mg/dl", Measure::Glucose, "mg_dl"), 48.0);
         assert_eq!(one("sugars in the 40s", Measure::Glucose, "mg_dl"), 45.0);
         assert!(read("metformin 500 mg twice").is_empty());
@@ -610,12 +607,32 @@ mod tests {
             103.0
         );
         assert!(read("fever for 3 days").is_empty());
-        assert_eq!(one("it was 100.5 rectally", Measure::Temperature, "fahrenheit"), 100.5);
-        assert_eq!(one("temprature is 38.5", Measure::Temperature, "fahrenheit"), 101.3);
-        assert_eq!(one("on chemo, hit 38.3 last night", Measure::Temperature, "fahrenheit"), 101.0);
-        assert_eq!(one("39.4 °c this afternoon", Measure::Temperature, "fahrenheit"), 103.0);
+        assert_eq!(
+            one("it was 100.5 rectally", Measure::Temperature, "fahrenheit"),
+            100.5
+        );
+        assert_eq!(
+            one("temprature is 38.5", Measure::Temperature, "fahrenheit"),
+            101.3
+        );
+        assert_eq!(
+            one(
+                "on chemo, hit 38.3 last night",
+                Measure::Temperature,
+                "fahrenheit"
+            ),
+            101.0
+        );
+        assert_eq!(
+            one("39.4 °c this afternoon", Measure::Temperature, "fahrenheit"),
+            103.0
+        );
         assert_eq!(one("38 c", Measure::Temperature, "fahrenheit"), 100.4);
-        assert!(read("my sugar hit 101").iter().all(|r| r.measure != Measure::Temperature));
+        assert!(
+            read("my sugar hit 101")
+                .iter()
+                .all(|r| r.measure != Measure::Temperature)
+        );
     }
 
     #[test]

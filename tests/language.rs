@@ -261,7 +261,7 @@ fn spans_point_at_the_original_text() {
     let d = Triage::default().classify(text);
     let f = &d.findings[0];
     assert_eq!(&text[f.start..f.end], f.text);
-    assert_eq!(f.text, "CHEST PAIN");
+    assert!(f.text.starts_with("CHEST PAIN"), "{}", f.text);
 }
 
 #[test]

@@ -108,7 +108,10 @@ text = "heart racing"
         Route::NonUrgent
     );
     let t = Triage::new(RuleSet::builtin().unwrap().layered(extra)).unwrap();
-    assert_eq!(t.classify("my insulin pump says occlusion").route, Route::NeedsCall);
+    assert_eq!(
+        t.classify("my insulin pump says occlusion").route,
+        Route::NeedsCall
+    );
     // Same id replaces the default rule.
     assert_eq!(
         t.classify("my heart racing this morning").route,

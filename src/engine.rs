@@ -333,13 +333,17 @@ impl Triage {
             trigger_reach.push(reach);
         }
 
-        // Cues and terminators: a cue inside a longer cue is part of it
-        // ("now" in "fine now", "no" in "no longer"); cues that merely
-        // overlap all stand ("totally fine" and "fine since"). A cue word
-        // inside a pseudo phrase or a finding is part of it: "no doubt",
-        // "can't breathe".
+        // Cues and terminators. A cue inside a longer cue of another kind is
+        // part of it ("now" in "fine now", "no" in "no longer"); nested cues
+        // of one kind agree and both stand ("fine now" in "she's fine now"),
+        // and so do cues that merely overlap ("totally fine", "fine since").
+        // A cue word inside a pseudo phrase or a finding is part of it: "no
+        // doubt", "can't breathe".
+        let kind = |o: Owner| match o {
+            Owner::Cue(i) => Some(c.rules.cues[i as usize].category),
+            _ => None,
+        };
         let mut cues: Vec<Candidate> = Vec::new();
-        let mut cue_reach: Option<(u32, u32, u32)> = None; // (start, end) of the farthest-reaching cue, its end
         for &k in &cands[f_end..] {
             if container(&k).is_some() {
                 continue;
@@ -348,17 +352,22 @@ impl Triage {
             if i > 0 && trigger_reach[i - 1] >= k.end {
                 continue;
             }
-            if let Some((s, e, reach)) = cue_reach {
-                let same = s == k.start && e == k.end;
-                if reach >= k.end && !same {
-                    continue;
-                }
+            // Earlier cues that could contain this one start at most one
+            // phrase length before it.
+            let window = k.start.saturating_sub(crate::rules::MAX_PHRASE_LEN as u32);
+            let inside_other = cues
+                .iter()
+                .rev()
+                .take_while(|p| p.start >= window)
+                .any(|p| {
+                    p.start <= k.start
+                        && k.end <= p.end
+                        && (p.start, p.end) != (k.start, k.end)
+                        && kind(p.owner) != kind(k.owner)
+                });
+            if !inside_other {
+                cues.push(k);
             }
-            cues.push(k);
-            cue_reach = match cue_reach {
-                Some((_, _, reach)) if reach >= k.end => cue_reach,
-                _ => Some((k.start, k.end, k.end)),
-            };
         }
         let mut readings = Vec::new();
         c.readers.read(t, &mut readings);
@@ -595,8 +604,13 @@ impl Triage {
                 .iter()
                 .any(|&i| findings[i].context.experiencer == Experiencer::Other);
             // A combination is resolved only when all of it has resolved
-            // (vomited blood this morning, lightheaded now: not resolved).
-            let resolved = parts.iter().all(|&i| findings[i].context.resolved);
+            // (vomited blood this morning, lightheaded now: not resolved);
+            // qualifiers ("first ever", "on warfarin") have no time of their
+            // own and do not keep it current.
+            let resolved = parts
+                .iter()
+                .filter(|&&i| !c.rules.rules[rule_of[i]].qualifier)
+                .all(|&i| findings[i].context.resolved);
             rule_of.push(ri);
             findings.push(Finding {
                 rule: rule.id.clone(),

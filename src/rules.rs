@@ -95,6 +95,8 @@ struct RawRule {
     #[serde(default)]
     past_resolves: bool,
     #[serde(default)]
+    qualifier: bool,
+    #[serde(default)]
     resolved_route: Option<Route>,
     #[serde(default)]
     weight: Option<f64>,
@@ -279,6 +281,9 @@ pub(crate) struct RuleDef {
     pub route: Route,
     pub groups: Vec<String>,
     pub past_resolves: bool,
+    /// A qualifier ("first ever", "on warfarin", "pregnant") has no time of
+    /// its own: it does not keep a combination current.
+    pub qualifier: bool,
     pub resolved_route: Option<Route>,
     pub weight: f64,
     pub advice: Option<String>,
@@ -881,6 +886,7 @@ impl Loader {
             route: r.route,
             groups: r.groups,
             past_resolves: r.past_resolves,
+            qualifier: r.qualifier,
             resolved_route: r.resolved_route,
             weight,
             advice: r.advice,
@@ -927,6 +933,7 @@ impl Loader {
             route: r.route,
             groups: r.groups,
             past_resolves: r.past_resolves,
+            qualifier: false,
             resolved_route: r.resolved_route,
             weight,
             advice: r.advice,
@@ -977,6 +984,7 @@ impl Loader {
             route: r.route,
             groups: r.groups,
             past_resolves: false,
+            qualifier: false,
             resolved_route: None,
             weight,
             advice: r.advice,

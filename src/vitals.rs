@@ -151,14 +151,14 @@ impl Readers {
         Readers {
             bp: re(r"(\d{2,3}) ?(?:/ ?|over )(\d{2,3})"),
             glucose_kw: re(&format!(
-                r"\b(?:blood sugars?|sugars?|sugr|suger|shugar|glucose|gluclose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
+                r"\b(?:blood sugars?|sugars?|sugr|suger|shugar|glucose|gluclose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter|azucar|glucosa|glucemia|glicemia)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
             )),
             glucose_unit: re(&format!(r"{NUM} ?(mg ?/ ?dl|mmol(?: ?/ ?l)?)\b")),
             glucose_device: re(
                 r"\b(\d{2,3}) on (?:my|his|her|the|our) (?:cgm|dexcom|libre|meter|monitor|glucometer|sensor)\b",
             ),
             temp_kw: re(&format!(
-                r"\b(?:temp|temps|temperature|temprature|tempature|temperture|fever|fevers|feaver|fevr|fver|febrile|thermometer|tmax|spiked?|spiking)\b[^\d\n!?;]{{0,25}}?{NUM}(?: ?(?:-|to) ?{NUM})? ?(?:°|degrees?|deg)? ?(f|c|fahrenheit|celsius)?\b"
+                r"\b(?:temp|temps|temperature|temprature|tempature|temperture|fever|fevers|feaver|fevr|fver|febrile|thermometer|tmax|spiked?|spiking|temperatura|fiebre|calentura)\b[^\d\n!?;]{{0,25}}?{NUM}(?: ?(?:-|to|a) ?{NUM})? ?(?:°|degrees?|deg|grados)? ?(f|c|fahrenheit|celsius|centigrados)?\b"
             )),
             // "hit 38.3", "running 101.2": generic verbs, so a decimal is required.
             temp_verb: re(
@@ -171,13 +171,13 @@ impl Readers {
                 r"{NUM} ?(?:°|degrees?|deg) ?(f|c|fahrenheit|celsius)?\b|(\d{{2,3}}(?:\.\d)?) ?(f|c)\b"
             )),
             spo2_kw: re(
-                r"\b(?:o2|oxygen|spo2|sp02|sao2|sats?|saturations?|satting|sating|pulse ?ox|pulse oximeter|oximeter|ox|finger monitor|finger thing|oxygen monitor)\b[^\d\n!?;]{0,25}?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))? ?(?:%|percent)?",
+                r"\b(?:o2|oxygen|spo2|sp02|sao2|sats?|saturations?|satting|sating|pulse ?ox|pulse oximeter|oximeter|ox|finger monitor|finger thing|oxygen monitor|oxigeno|saturacion)\b[^\d\n!?;]{0,25}?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))? ?(?:%|percent)?",
             ),
             spo2_after: re(r"(\d{2,3}) ?% ?(?:on room air|room air|ra|o2|oxygen|sat|sats|spo2)\b"),
             // Short fillers only: "hr department sent form 380" is not a
             // heart rate, "pulse was up to 140" is.
             hr_kw: re(
-                r"\b(?:heart rate|heartrate|hr|pulse|rate|heart is (?:racing|beating|going)(?: at)?|heart racing(?: at)?|resting rate)\b(?: ?(?:is|was|of|at|=|:|been|reads|reading|keeps reading|running|around|about|up to|down to|over|under|in the|still|now|only|like|went up to|dropped to|bpm|has been|on my watch|says|said|shows|showed)){0,3} ?:? ?(\d{2,3})\b",
+                r"\b(?:heart rate|heartrate|hr|pulse|rate|heart is (?:racing|beating|going)(?: at)?|heart racing(?: at)?|resting rate|pulso|frecuencia cardiaca)\b(?: ?(?:is|was|of|at|at rest|resting|today|=|:|been|reads|reading|keeps reading|esta en|de|en|running|around|about|up to|down to|over|under|in the|still|now|only|like|went up to|dropped to|bpm|has been|on my watch|says|said|shows|showed)){0,3} ?:? ?(\d{2,3})\b",
             ),
             hr_unit: re(r"(\d{2,3}) ?(?:bpm|beats)\b"),
             weight: re(&format!(

@@ -39,6 +39,31 @@ fn dev_corpus_meets_thresholds() {
 }
 
 #[test]
+fn holdout_corpus_meets_thresholds() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/holdout.jsonl");
+    let corpus = load_labeled(&path);
+    assert_eq!(corpus.len(), 240);
+    let m = Metrics::run(&Triage::default(), &corpus);
+    println!("{}", m.report("held-out corpus (tests/corpus)"));
+    assert!(
+        m.recall(Route::Call911) >= 0.95,
+        "call-911 recall {:.3}",
+        m.recall(Route::Call911)
+    );
+    assert!(
+        m.non_urgent_to_911() <= 0.02,
+        "non-urgent routed call-911 {:.3}",
+        m.non_urgent_to_911()
+    );
+    assert!(m.accuracy() >= 0.9, "accuracy {:.3} < 0.9", m.accuracy());
+    assert!(
+        m.under_triage() <= 0.05,
+        "under-triage {:.3} > 0.05",
+        m.under_triage()
+    );
+}
+
+#[test]
 fn regression_corpus_meets_thresholds() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/regression.jsonl");
     let corpus = load_labeled(&path);

@@ -59,9 +59,6 @@ pub(crate) const MAX_PHRASES: usize = 200_000;
 pub(crate) const MAX_PHRASE_LEN: usize = 512;
 pub(crate) const MAX_PATTERNS: usize = 2_000;
 pub(crate) const REGEX_SIZE_LIMIT: usize = 2 * (1 << 20);
-/// All patterns of a rule set together (the prefilter that finds which
-/// patterns can match). Prefer `[a-z]` over Unicode `\w` to stay far below.
-pub(crate) const REGEX_SET_SIZE_LIMIT: usize = 32 * (1 << 20);
 
 // ---------------------------------------------------------------- raw schema
 

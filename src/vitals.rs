@@ -147,7 +147,10 @@ const NUM: &str = r"(\d{1,3}(?:\.\d+)?)";
 
 impl Readers {
     pub fn new() -> Readers {
-        let re = |s: &str| Regex::new(s).expect("reader patterns are fixed and tested");
+        let re = |s: &str| {
+            Regex::new(&crate::normalize::fast_pattern(s))
+                .expect("reader patterns are fixed and tested")
+        };
         Readers {
             bp: re(r"(\d{2,3}) ?(?:/ ?|over )(\d{2,3})"),
             glucose_kw: re(&format!(
@@ -481,8 +484,11 @@ impl Readers {
                 continue;
             };
             // "lost 5 pounds since Monday" is not a gain.
-            let before = &text[m.start().saturating_sub(16)..m.start()];
-            let before = before.get(..).unwrap_or("");
+            let mut from = m.start().saturating_sub(16);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let before = &text[from..m.start()];
             if ["lost", "lose", "down", "dropped", "losing"]
                 .iter()
                 .any(|w| before.contains(w))
@@ -647,6 +653,15 @@ mod tests {
         assert_eq!(one("hr 148 on my watch", Measure::HeartRate, "bpm"), 148.0);
         assert_eq!(one("heart rate 38", Measure::HeartRate, "bpm"), 38.0);
         assert_eq!(one("watch says 150 bpm", Measure::HeartRate, "bpm"), 150.0);
+    }
+
+    #[test]
+    fn slicing_never_splits_a_character() {
+        // The look-back before a weight gain once split the emoji.
+        let t = "im dying here 😂 any update? up 3.2 lbs since yesterday. 😂😂😂 gained 5 lb";
+        let r = read(t);
+        assert!(r.iter().all(|r| r.measure == Measure::WeightGain));
+        assert_eq!(r.len(), 2);
     }
 
     #[test]

@@ -285,8 +285,10 @@ impl Triage {
             }
         }
         // Resolve overlaps, class by class: pseudo phrases, then findings,
-        // then cues and terminators.
+        // then cues and terminators. A phrase and a pattern of one rule on
+        // the same words are one match.
         cands.sort_by_key(|k| (k.owner.class(), k.start, std::cmp::Reverse(k.end)));
+        cands.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.owner == b.owner);
         let split_at = |class: u8| cands.partition_point(|k| k.owner.class() < class);
         let (p_end, f_end) = (split_at(1), split_at(2));
 

@@ -52,6 +52,7 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../rules/medication.toml"),
     ),
     ("rules/general.toml", include_str!("../rules/general.toml")),
+    ("rules/es.toml", include_str!("../rules/es.toml")),
 ];
 
 /// Limits that keep a rule set (and so every scan) bounded.

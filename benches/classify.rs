@@ -36,12 +36,20 @@ fn bench(c: &mut Criterion) {
 
     let triage = Triage::default();
     let phrases = naive_phrases();
-    let typical = MESSAGES[0];
+    let long = MESSAGES.join(" ").repeat(40);
+    let cut = |n: usize| {
+        let mut n = n.min(long.len());
+        while !long.is_char_boundary(n) {
+            n -= 1;
+        }
+        &long[..n]
+    };
     let mut group = c.benchmark_group("latency");
     for (name, text) in [
-        ("100B", &typical[..100]),
-        ("1KB", &MESSAGES.concat()[..1000]),
-        ("20KB", &MESSAGES.concat().repeat(12)[..20_000]),
+        ("100B", cut(100)),
+        ("300B", cut(300)),
+        ("1KB", cut(1000)),
+        ("20KB", cut(20_000)),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(format!("classify/{name}"), |b| {

@@ -286,6 +286,20 @@ pub(crate) struct Assessment {
     pub status: Option<(CueCategory, u32)>,
 }
 
+impl Assessment {
+    /// The cue hits that decided something (a hit may decide several).
+    pub fn deciding(&self) -> impl Iterator<Item = u32> {
+        [
+            self.negated,
+            self.temporality.map(|x| x.1),
+            self.other,
+            self.status.map(|x| x.1),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 /// Assess the context of the target `[start, end)` (normalized offsets).
 pub(crate) fn assess(
     layout: &Layout,

@@ -242,9 +242,8 @@ impl Triage {
         if !text.chars().any(char::is_alphanumeric) {
             flags.push(Flag::NoWords);
         }
-        let norm = Normalized::new(text);
-        let scan = self.scan(&norm.text);
-        self.decide(text, &norm, scan, flags)
+        let analysis = self.analyze(text);
+        self.decide(text, analysis, flags)
     }
 
     /// Find phrases and patterns, resolve overlaps, read numbers.
@@ -383,11 +382,13 @@ impl Triage {
         }
     }
 
-    fn decide(&self, original: &str, norm: &Normalized, scan: Scan, flags: Vec<Flag>) -> Decision {
-        let c = &*self.inner;
-        let t = norm.text.as_str();
+    /// Normalize, scan, and lay out words, sentences and cue hits: all a
+    /// decision or a context assessment needs.
+    fn analyze(&self, text: &str) -> Analysis {
+        let norm = Normalized::new(text);
+        let scan = self.scan(&norm.text);
         let mut layout = Layout::default();
-        layout.build(t);
+        layout.build(&norm.text);
         layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
             Owner::Terminator(_) => Some(k.start),
             _ => None,
@@ -406,20 +407,72 @@ impl Triage {
                 _ => None,
             })
             .collect();
+        Analysis {
+            norm,
+            scan,
+            layout,
+            hits,
+        }
+    }
+
+    /// A cue hit as the public `CueUse`, located in the original text.
+    fn cue_use(&self, an: &Analysis, original: &str, h: u32) -> CueUse {
+        let hit = &an.hits[h as usize];
+        let def = &self.inner.rules.cues[hit.cue as usize];
+        let (s, e) = an.norm.original_span(hit.start as usize, hit.end as usize);
+        CueUse {
+            id: def.id.clone(),
+            category: def.category,
+            text: original.get(s..e).unwrap_or("").to_string(),
+            start: s,
+            end: e,
+        }
+    }
+
+    /// The public context of an assessment: its flags and deciding cues.
+    fn context_of(
+        &self,
+        an: &Analysis,
+        original: &str,
+        a: &Assessment,
+        past_resolves: bool,
+    ) -> crate::context::Context {
+        let experiencer = if a.other.is_some() {
+            Experiencer::Other
+        } else {
+            Experiencer::Patient
+        };
+        // A past time alone ("passed out yesterday") resolves an event only
+        // when the writer had it: they are writing, so it is over. Someone
+        // else's ("found him unresponsive this morning") needs a resolution
+        // cue.
+        let resolved = match a.status {
+            Some((CueCategory::Resolved, _)) => true,
+            Some((CueCategory::Past, _)) => past_resolves && experiencer == Experiencer::Patient,
+            _ => false,
+        };
+        let mut cues: Vec<CueUse> = Vec::new();
+        for h in a.deciding() {
+            let u = self.cue_use(an, original, h);
+            if !cues.contains(&u) {
+                cues.push(u);
+            }
+        }
+        crate::context::Context {
+            negated: a.negated.is_some(),
+            temporality: a.temporality.map_or(Temporality::Recent, |(t, _)| t),
+            experiencer,
+            resolved,
+            cues,
+        }
+    }
+
+    fn decide(&self, original: &str, an: Analysis, flags: Vec<Flag>) -> Decision {
+        let c = &*self.inner;
+        let (norm, layout, hits) = (&an.norm, &an.layout, &an.hits);
         let orig = |s: u32, e: u32| norm.original_span(s as usize, e as usize);
         let slice = |s: usize, e: usize| original.get(s..e).unwrap_or("").to_string();
-        let cue_use = |h: u32| -> CueUse {
-            let hit = &hits[h as usize];
-            let def = &c.rules.cues[hit.cue as usize];
-            let (s, e) = orig(hit.start, hit.end);
-            CueUse {
-                id: def.id.clone(),
-                category: def.category,
-                text: slice(s, e),
-                start: s,
-                end: e,
-            }
-        };
+        let cue_use = |h: u32| self.cue_use(&an, original, h);
 
         let mut findings: Vec<Finding> = Vec::new();
         // The rule behind each finding (index into the rule set).
@@ -428,7 +481,7 @@ impl Triage {
         // Groups earned by the counted findings (for combinations).
         let mut groups: Vec<(&str, usize)> = Vec::new();
 
-        for (k, pseudo) in &scan.shadowed {
+        for (k, pseudo) in &an.scan.shadowed {
             let Owner::Rule(r) = k.owner else { continue };
             let rule = &c.rules.rules[r as usize];
             let (s, e) = orig(k.start, k.end);
@@ -455,7 +508,8 @@ impl Triage {
         }
 
         // Phrase and pattern findings, then vital readings.
-        let mut targets: Vec<(u32, u32, u32)> = scan
+        let mut targets: Vec<(u32, u32, u32)> = an
+            .scan
             .triggers
             .iter()
             .filter_map(|k| match k.owner {
@@ -463,7 +517,7 @@ impl Triage {
                 _ => None,
             })
             .collect();
-        for reading in &scan.readings {
+        for reading in &an.scan.readings {
             for (r, rule) in c.rules.rules.iter().enumerate() {
                 if rule.kind != RuleKind::Vital || rule.measure != Some(reading.measure) {
                     continue;
@@ -478,48 +532,10 @@ impl Triage {
 
         for &(s, e, r) in &targets {
             let rule = &c.rules.rules[r as usize];
-            let a = context::assess(&layout, &c.cue_specs, &hits, s, e);
+            let a = context::assess(layout, &c.cue_specs, hits, s, e);
             let (os, oe) = orig(s, e);
-            let mut cues = Vec::new();
-            let negated = a.negated.is_some();
-            let temporality = a.temporality.map_or(Temporality::Recent, |(t, _)| t);
-            let experiencer = if a.other.is_some() {
-                Experiencer::Other
-            } else {
-                Experiencer::Patient
-            };
-            // A past time alone ("passed out yesterday") resolves an event
-            // only when the writer had it: they are writing, so it is over.
-            // Someone else's ("found him unresponsive this morning") needs
-            // a resolution cue.
-            let resolved = match a.status {
-                Some((CueCategory::Resolved, _)) => true,
-                Some((CueCategory::Past, _)) => {
-                    rule.past_resolves && experiencer == Experiencer::Patient
-                }
-                _ => false,
-            };
-            for h in [
-                a.negated,
-                a.temporality.map(|x| x.1),
-                a.other,
-                a.status.map(|x| x.1),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let u = cue_use(h);
-                if !cues.contains(&u) {
-                    cues.push(u);
-                }
-            }
-            let ctx = crate::context::Context {
-                negated,
-                temporality,
-                experiencer,
-                resolved,
-                cues,
-            };
+            let ctx = self.context_of(&an, original, &a, rule.past_resolves);
+            let (negated, resolved) = (ctx.negated, ctx.resolved);
             let suppress = if negated {
                 Some((SuppressedBy::Negated, a.negated))
             } else {
@@ -656,15 +672,16 @@ impl Triage {
         let score = score(route, &findings, |i| rules_sorted[i].weight);
         let advice = advice(route, &findings, |i| rules_sorted[i].advice.as_deref());
         let summary = summary(route, &findings, &suppressed);
-        let readings = scan
+        let readings = an
+            .scan
             .readings
-            .into_iter()
+            .iter()
             .map(|r| {
                 let (s, e) = orig(r.start as u32, r.end as u32);
                 Reading {
                     start: s,
                     end: e,
-                    ..r
+                    ..r.clone()
                 }
             })
             .collect();
@@ -704,68 +721,12 @@ impl Triage {
             p
         };
         let (start, end) = (clamp(start), clamp(end.max(start)));
-        let norm = Normalized::new(text);
+        let an = self.analyze(text);
         // Map original offsets to normalized ones.
-        let ns = norm.normalized_offset(start);
-        let ne = norm.normalized_offset(end).max(ns);
-        let scan = self.scan(&norm.text);
-        let t = norm.text.as_str();
-        let mut layout = Layout::default();
-        layout.build(t);
-        layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
-            Owner::Terminator(_) => Some(k.start),
-            _ => None,
-        }));
-        let hits: Vec<CueHit> = scan
-            .cues
-            .iter()
-            .filter_map(|k| match k.owner {
-                Owner::Cue(i) if k.end <= ns as u32 || k.start >= ne as u32 => Some(CueHit {
-                    cue: i,
-                    start: k.start,
-                    end: k.end,
-                    first_word: layout.first_word(k.start),
-                    last_word: layout.last_word(k.start, k.end),
-                }),
-                _ => None,
-            })
-            .collect();
-        let a: Assessment = context::assess(&layout, &c.cue_specs, &hits, ns as u32, ne as u32);
-        let mut cues = Vec::new();
-        for h in [
-            a.negated,
-            a.temporality.map(|x| x.1),
-            a.other,
-            a.status.map(|x| x.1),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let hit = &hits[h as usize];
-            let def = &c.rules.cues[hit.cue as usize];
-            let (s, e) = norm.original_span(hit.start as usize, hit.end as usize);
-            let u = CueUse {
-                id: def.id.clone(),
-                category: def.category,
-                text: text.get(s..e).unwrap_or("").to_string(),
-                start: s,
-                end: e,
-            };
-            if !cues.contains(&u) {
-                cues.push(u);
-            }
-        }
-        crate::context::Context {
-            negated: a.negated.is_some(),
-            temporality: a.temporality.map_or(Temporality::Recent, |(t, _)| t),
-            experiencer: if a.other.is_some() {
-                Experiencer::Other
-            } else {
-                Experiencer::Patient
-            },
-            resolved: matches!(a.status, Some((CueCategory::Resolved, _))),
-            cues,
-        }
+        let ns = an.norm.normalized_offset(start) as u32;
+        let ne = (an.norm.normalized_offset(end) as u32).max(ns);
+        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, ns, ne);
+        self.context_of(&an, text, &a, false)
     }
 
     /// Run every inline test of the rule set (rules, vitals, combinations
@@ -916,6 +877,14 @@ impl std::fmt::Display for TestFailure {
             }
         )
     }
+}
+
+/// One message, normalized, scanned and laid out.
+struct Analysis {
+    norm: Normalized,
+    scan: Scan,
+    layout: Layout,
+    hits: Vec<CueHit>,
 }
 
 struct Scan {

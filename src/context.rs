@@ -275,6 +275,10 @@ impl Layout {
     }
 }
 
+/// An upper bound on the words in one cue phrase (phrases are at most 512
+/// bytes; a word is at least one letter and a space).
+const MAX_CUE_WORDS: u32 = 256;
+
 /// What the assessor decided for one target, with the deciding cue hits
 /// (indices into the message's cue hits).
 #[derive(Debug, Clone, Copy, Default)]
@@ -301,15 +305,30 @@ impl Assessment {
 }
 
 /// Assess the context of the target `[start, end)` (normalized offsets).
+///
+/// `reach` is the largest `max_words` of any cue: only hits that close are
+/// looked at, so the cost per target is bounded by the cues near it, not by
+/// the length of the message.
 pub(crate) fn assess(
     layout: &Layout,
     specs: &[CueSpec],
     hits: &[CueHit],
+    reach: u32,
     start: u32,
     end: u32,
 ) -> Assessment {
     let first = layout.first_word(start);
     let last = layout.last_word(start, end);
+    // Hits are in text order, so their first words ascend. A cue spans at
+    // most a phrase's worth of words (MAX_CUE_WORDS) beyond its first.
+    let lo = hits.partition_point(|h| {
+        h.first_word
+            .saturating_add(MAX_CUE_WORDS)
+            .saturating_add(reach)
+            < first
+    });
+    let hi = hits.partition_point(|h| h.first_word <= last.saturating_add(reach).saturating_add(1));
+    let near = &hits[lo..hi.max(lo)];
     let mut out = Assessment::default();
     let mut best_time: Option<(u32, u8)> = None; // distance, rank
     let mut best_other: Option<u32> = None;
@@ -324,7 +343,8 @@ pub(crate) fn assess(
     };
     // First pass: which cues reach the target, and how far away they are.
     let mut reach: Vec<(u32, u32)> = Vec::new(); // (hit index, distance)
-    for (h_idx, hit) in hits.iter().enumerate() {
+    for (n, hit) in near.iter().enumerate() {
+        let h_idx = lo + n;
         let spec = &specs[hit.cue as usize];
         // Where is the cue, and how far (in words) from the target?
         // Where is the cue, and how far (in words) from the target? A cue
@@ -356,10 +376,16 @@ pub(crate) fn assess(
         if blocked {
             continue;
         }
+        // Cues strictly between the cue and the target end its scope when
+        // their category is in its `terminated_by`.
+        let between = {
+            let a = near.partition_point(|h| h.start < gap_a);
+            let b = near.partition_point(|h| h.start < gap_b);
+            &near[a..b.max(a)]
+        };
         if spec.terminated_by != 0
-            && hits.iter().any(|h| {
-                h.start >= gap_a
-                    && h.end <= gap_b
+            && between.iter().any(|h| {
+                h.end <= gap_b
                     && spec.terminated_by & category_bit(specs[h.cue as usize].category) != 0
             })
         {

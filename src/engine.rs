@@ -53,6 +53,8 @@ struct Compiled {
     owners: Vec<Vec<Owner>>,
     regexes: Vec<(Regex, Owner)>,
     cue_specs: Vec<CueSpec>,
+    /// The largest `max_words` of any cue (how far to look for cues).
+    cue_reach: u32,
     readers: Readers,
     max_message_bytes: usize,
 }
@@ -176,7 +178,7 @@ impl Triage {
                 .map_err(limit)?;
             regexes.push((re, *o));
         }
-        let cue_specs = rules
+        let cue_specs: Vec<CueSpec> = rules
             .cues
             .iter()
             .map(|c| CueSpec {
@@ -195,6 +197,11 @@ impl Triage {
                 automaton,
                 owners,
                 regexes,
+                cue_reach: cue_specs
+                    .iter()
+                    .map(|c: &CueSpec| c.max_words)
+                    .max()
+                    .unwrap_or(0),
                 cue_specs,
                 readers: Readers::new(),
                 max_message_bytes: max.max(1),
@@ -532,7 +539,7 @@ impl Triage {
 
         for &(s, e, r) in &targets {
             let rule = &c.rules.rules[r as usize];
-            let a = context::assess(layout, &c.cue_specs, hits, s, e);
+            let a = context::assess(layout, &c.cue_specs, hits, c.cue_reach, s, e);
             let (os, oe) = orig(s, e);
             let ctx = self.context_of(&an, original, &a, rule.past_resolves);
             let (negated, resolved) = (ctx.negated, ctx.resolved);
@@ -725,7 +732,7 @@ impl Triage {
         // Map original offsets to normalized ones.
         let ns = an.norm.normalized_offset(start) as u32;
         let ne = (an.norm.normalized_offset(end) as u32).max(ns);
-        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, ns, ne);
+        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
         self.context_of(&an, text, &a, false)
     }
 
@@ -950,6 +957,7 @@ fn advice<'a>(
 fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> String {
     let mut out = String::from(route.as_str());
     let mut concepts: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = Default::default();
     for f in findings.iter().filter(|f| f.route > Route::NonUrgent) {
         let mut c = f.concept.clone();
         if f.context.resolved {
@@ -958,7 +966,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
         if f.context.experiencer == Experiencer::Other {
             c.push_str(" (someone else)");
         }
-        if !concepts.contains(&c) {
+        if seen.insert(c.clone()) {
             concepts.push(c);
         }
     }
@@ -970,6 +978,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
     }
     if !suppressed.is_empty() {
         let mut s: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = Default::default();
         for x in suppressed {
             let item = format!(
                 "{} ({})",
@@ -982,7 +991,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
                     SuppressedBy::Idiom => "idiom",
                 }
             );
-            if !s.contains(&item) {
+            if seen.insert(item.clone()) {
                 s.push(item);
             }
         }

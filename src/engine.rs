@@ -7,7 +7,7 @@ use crate::decision::{
     ADVICE_911, ADVICE_CALL, ADVICE_ROUTINE, Cause, Decision, Finding, Flag, Suppressed,
     SuppressedBy,
 };
-use crate::error::{Error, ErrorKind};
+use crate::error::{Diagnostic, Error, ErrorKind};
 use crate::normalize::{Normalized, boundary_after, boundary_before};
 use crate::route::Route;
 use crate::rules::{REGEX_SIZE_LIMIT, RuleKind, RuleSet};
@@ -112,6 +112,58 @@ impl Triage {
     /// ```
     pub fn new(rules: RuleSet) -> Result<Triage, Error> {
         Triage::with_max_message_bytes(rules, DEFAULT_MAX_MESSAGE_BYTES)
+    }
+
+    /// Build an engine and run every inline test of the rule set; fail with
+    /// [`ErrorKind::RuleTests`] (one diagnostic per failing test, code
+    /// `E0010`) if any fails. Use it when loading a site's rules in
+    /// production: a rule set that contradicts its own tests never goes live.
+    ///
+    /// ```
+    /// use portal_triage::{ErrorKind, RuleSet, Triage};
+    /// let wrong = RuleSet::from_sources([("site.toml", r#"
+    /// [[rule]]
+    /// id = "site.cough"
+    /// concept = "cough"
+    /// route = "needs-call"
+    /// phrases = ["cough"]
+    /// [[rule.tests]]
+    /// text = "a mild cough"
+    /// route = "non-urgent"
+    /// "#)])?;
+    /// let err = Triage::new_strict(wrong).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::RuleTests);
+    /// assert!(err.to_string().contains("site.toml:2:1: error[E0010]"));
+    /// # Ok::<(), portal_triage::Error>(())
+    /// ```
+    pub fn new_strict(rules: RuleSet) -> Result<Triage, Error> {
+        let triage = Triage::new(rules)?;
+        let failures = triage.run_rule_tests();
+        if failures.is_empty() {
+            return Ok(triage);
+        }
+        let diagnostics = failures
+            .into_iter()
+            .map(|f| Diagnostic {
+                path: f.path,
+                line: f.line,
+                column: 1,
+                code: "E0010",
+                message: format!(
+                    "test {} of `{}` fails: {} (fired: {})",
+                    f.test,
+                    f.rule,
+                    f.problem,
+                    if f.decision_rules.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        f.decision_rules.join(", ")
+                    }
+                ),
+                source_line: String::new(),
+            })
+            .collect();
+        Err(Error::with_diagnostics(ErrorKind::RuleTests, diagnostics))
     }
 
     /// Build an engine that reads at most `max` bytes of each message (the

@@ -138,11 +138,15 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
             "{}:{}:{}: error[{}]: {}",
             self.path, self.line, self.column, self.code, self.message
         )?;
+        if self.source_line.is_empty() {
+            return Ok(());
+        }
+        writeln!(f)?;
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;

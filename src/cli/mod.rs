@@ -27,7 +27,8 @@ pub struct RuleArgs {
 }
 
 impl RuleArgs {
-    /// Build the engine, or print every rule error and return None.
+    /// Build the engine from the built-in rules, a rule directory, and/or an
+    /// extra layer.
     pub fn engine(&self) -> Result<Triage, portal_triage::Error> {
         let base = match &self.rules {
             Some(dir) => RuleSet::from_dir(dir)?,
@@ -46,7 +47,8 @@ enum Command {
     /// Score JSON Lines messages ({"id", "text"}) and write one JSON line per
     /// input line, in order.
     Score(score::Args),
-    /// Run every inline test of a rule set and report failures.
+    /// Run every inline test of a rule set and report failures (exit 0 all
+    /// pass, 1 some fail, 2 the rules do not load).
     Test(TestArgs),
 }
 

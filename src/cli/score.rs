@@ -12,7 +12,8 @@ Output: one JSON object per input line, in input order:
   {\"id\", \"route\", \"score\", \"rules\"} (+ \"findings\" etc. with --explain,
   + \"error\" and \"line\" when the record was malformed).
 A malformed line (bad JSON, missing text, invalid UTF-8) still yields a record,
-scored on whatever text could be recovered.
+scored on whatever text could be recovered. Blank lines are not records and are
+skipped. Errors on stderr name line numbers, never message text.
 
 Exit codes: 0 all records scored; 1 some records were malformed (the output is
 still complete); 2 usage, rule or I/O error.")]

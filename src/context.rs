@@ -451,9 +451,9 @@ pub(crate) fn assess(
     // past-time cue against "now": the nearer; otherwise "now" (or nothing).
     let beats_current = |x: Option<(u32, u32)>, latest_wins: bool| match (x, current) {
         (Some((d, hx)), Some((c, hc))) => {
-            let (x_at, c_at) = (hits[hx as usize].start, hits[hc as usize].start);
-            if latest_wins && x_at >= end && c_at >= end {
-                x_at > c_at
+            let (xh, ch) = (&hits[hx as usize], &hits[hc as usize]);
+            if latest_wins && xh.start >= end && ch.start >= end {
+                xh.start > ch.start
             } else {
                 d < c
             }

@@ -10,7 +10,7 @@ use crate::decision::{
 use crate::error::{Diagnostic, Error, ErrorKind};
 use crate::normalize::{Normalized, boundary_after, boundary_before};
 use crate::route::Route;
-use crate::rules::{REGEX_SIZE_LIMIT, RuleKind, RuleSet};
+use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::{Readers, Reading};
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
@@ -145,21 +145,17 @@ impl Triage {
         let diagnostics = failures
             .into_iter()
             .map(|f| Diagnostic {
-                path: f.path,
-                line: f.line,
-                column: 1,
-                code: "E0010",
                 message: format!(
                     "test {} of `{}` fails: {} (fired: {})",
                     f.test,
                     f.rule,
                     f.problem,
-                    if f.decision_rules.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        f.decision_rules.join(", ")
-                    }
+                    f.fired()
                 ),
+                path: f.path,
+                line: f.line,
+                column: 1,
+                code: "E0010",
                 source_line: String::new(),
             })
             .collect();
@@ -180,26 +176,17 @@ impl Triage {
                 owners.push(vec![o]);
             }
         };
-        let mut patterns: Vec<(String, Owner)> = Vec::new();
-        for (i, r) in rules.rules.iter().enumerate() {
-            let o = Owner::Rule(i as u32);
-            r.phrases.iter().for_each(|p| add(p, o));
-            patterns.extend(r.patterns.iter().map(|p| (p.clone(), o)));
-        }
-        for (i, c) in rules.cues.iter().enumerate() {
-            let o = Owner::Cue(i as u32);
-            c.phrases.iter().for_each(|p| add(p, o));
-            patterns.extend(c.patterns.iter().map(|p| (p.clone(), o)));
-        }
-        for (i, c) in rules.pseudos.iter().enumerate() {
-            let o = Owner::Pseudo(i as u32);
-            c.phrases.iter().for_each(|p| add(p, o));
-            patterns.extend(c.patterns.iter().map(|p| (p.clone(), o)));
-        }
-        for (i, c) in rules.terminators.iter().enumerate() {
-            let o = Owner::Terminator(i as u32);
-            c.phrases.iter().for_each(|p| add(p, o));
-            patterns.extend(c.patterns.iter().map(|p| (p.clone(), o)));
+        // Every phrase and pattern, with the rule, cue, pseudo or terminator
+        // it belongs to.
+        let sources = (rules.rules.iter().enumerate())
+            .map(|(i, r)| (Owner::Rule(i as u32), &r.phrases, &r.compiled))
+            .chain(rules.cues.iter().enumerate().map(|(i, c)| (Owner::Cue(i as u32), &c.phrases, &c.compiled)))
+            .chain(rules.pseudos.iter().enumerate().map(|(i, c)| (Owner::Pseudo(i as u32), &c.phrases, &c.compiled)))
+            .chain(rules.terminators.iter().enumerate().map(|(i, c)| (Owner::Terminator(i as u32), &c.phrases, &c.compiled)));
+        let mut regexes: Vec<(Regex, Owner)> = Vec::new();
+        for (o, ps, res) in sources {
+            ps.iter().for_each(|p| add(p, o));
+            regexes.extend(res.iter().map(|re| (re.clone(), o)));
         }
         let automaton = if phrases.is_empty() {
             None
@@ -211,25 +198,6 @@ impl Triage {
                     .map_err(|e| Error::new(ErrorKind::Limit, format!("phrase automaton: {e}")))?,
             )
         };
-        let limit = |e: regex::Error| {
-            Error::new(
-                ErrorKind::Limit,
-                format!("rule patterns exceed the regex size limit: {e}"),
-            )
-        };
-        let patterns: Vec<(String, Owner)> = patterns
-            .into_iter()
-            .map(|(p, o)| (crate::normalize::fast_pattern(&p), o))
-            .collect();
-
-        let mut regexes = Vec::with_capacity(patterns.len());
-        for (p, o) in &patterns {
-            let re = regex::RegexBuilder::new(p)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(limit)?;
-            regexes.push((re, *o));
-        }
         let cue_specs: Vec<CueSpec> = rules
             .cues
             .iter()
@@ -918,6 +886,17 @@ pub struct TestFailure {
     pub decision_rules: Vec<String>,
 }
 
+impl TestFailure {
+    /// The rules that fired, as one phrase ("nothing" when none did).
+    fn fired(&self) -> String {
+        if self.decision_rules.is_empty() {
+            "nothing".to_string()
+        } else {
+            self.decision_rules.join(", ")
+        }
+    }
+}
+
 impl std::fmt::Display for TestFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -929,11 +908,7 @@ impl std::fmt::Display for TestFailure {
             self.rule,
             self.problem,
             self.text,
-            if self.decision_rules.is_empty() {
-                "nothing".to_string()
-            } else {
-                self.decision_rules.join(", ")
-            }
+            self.fired()
         )
     }
 }

@@ -6,6 +6,7 @@ use crate::context::{CueCategory, Direction, Scope};
 use crate::error::{Diagnostic, Error, ErrorKind};
 use crate::route::Route;
 use crate::vitals::{Condition, Measure};
+use regex::Regex;
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -286,7 +287,8 @@ pub(crate) struct RuleDef {
     pub weight: f64,
     pub advice: Option<String>,
     pub phrases: Vec<String>,
-    pub patterns: Vec<String>,
+    /// Patterns, compiled in the form the engine runs.
+    pub compiled: Vec<Regex>,
     pub measure: Option<Measure>,
     pub any: Vec<Condition>,
     pub all_conditions: Vec<Condition>,
@@ -307,7 +309,8 @@ pub(crate) struct CueDef {
     pub requires: Vec<CueCategory>,
     pub unless: Vec<CueCategory>,
     pub phrases: Vec<String>,
-    pub patterns: Vec<String>,
+    /// Patterns, compiled in the form the engine runs.
+    pub compiled: Vec<Regex>,
     pub tests: Vec<CueTest>,
     pub origin: Origin,
 }
@@ -317,7 +320,8 @@ pub(crate) struct CueDef {
 pub(crate) struct PhraseListDef {
     pub id: String,
     pub phrases: Vec<String>,
-    pub patterns: Vec<String>,
+    /// Patterns, compiled in the form the engine runs.
+    pub compiled: Vec<Regex>,
 }
 
 /// A public summary of one rule, for listings and tools.
@@ -440,7 +444,7 @@ impl RuleSet {
             concept: r.concept.clone(),
             route: r.route,
             phrases: r.phrases.len(),
-            patterns: r.patterns.len(),
+            patterns: r.compiled.len(),
             tests: r.tests.len(),
             origin: r.origin.clone(),
         })
@@ -793,19 +797,21 @@ impl Loader {
         out
     }
 
+    /// Compile patterns once, in the form the engine runs (see
+    /// `normalize::fast_pattern`); the engine reuses these.
     fn patterns(
         &mut self,
         src: &Src<'_>,
         span: &std::ops::Range<usize>,
         raw: &[String],
-    ) -> Vec<String> {
+    ) -> Vec<Regex> {
         let mut out = Vec::with_capacity(raw.len());
         for p in raw {
-            match regex::RegexBuilder::new(p)
+            match regex::RegexBuilder::new(&crate::normalize::fast_pattern(p))
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
             {
-                Ok(_) => out.push(p.clone()),
+                Ok(re) => out.push(re),
                 Err(e) => {
                     let at = src.key_offset(span, "patterns");
                     let msg = e.to_string().replace('\n', " ");
@@ -889,7 +895,7 @@ impl Loader {
             weight,
             advice: r.advice,
             phrases,
-            patterns,
+            compiled: patterns,
             measure: None,
             any: Vec::new(),
             all_conditions: Vec::new(),
@@ -936,7 +942,7 @@ impl Loader {
             weight,
             advice: r.advice,
             phrases: Vec::new(),
-            patterns: Vec::new(),
+            compiled: Vec::new(),
             measure: Some(r.measure),
             any: r.any,
             all_conditions: r.all,
@@ -987,7 +993,7 @@ impl Loader {
             weight,
             advice: r.advice,
             phrases: Vec::new(),
-            patterns: Vec::new(),
+            compiled: Vec::new(),
             measure: None,
             any: Vec::new(),
             all_conditions: Vec::new(),
@@ -1030,7 +1036,7 @@ impl Loader {
             requires: r.requires,
             unless: r.unless,
             phrases,
-            patterns,
+            compiled: patterns,
             tests: r
                 .tests
                 .into_iter()
@@ -1062,7 +1068,7 @@ impl Loader {
         Some(PhraseListDef {
             id: r.id,
             phrases,
-            patterns,
+            compiled: patterns,
         })
     }
 

@@ -301,22 +301,10 @@ impl Readers {
                 push(v, unit, m.start(), m.end());
             }
         }
-        for c in self.glucose_device.captures_iter(text) {
-            let (Some(m), Some(v)) = (c.get(0), c.get(1)) else {
-                continue;
-            };
-            if let Ok(v) = v.as_str().parse::<f64>() {
-                push(v, Some("mg/dl"), m.start(), m.end());
-            }
-        }
-        for c in self.glucose_unit.captures_iter(text) {
-            let (Some(m), Some(v), Some(u)) = (c.get(0), c.get(1), c.get(2)) else {
-                continue;
-            };
-            if let Ok(v) = v.as_str().parse::<f64>() {
-                push(v, Some(u.as_str()), m.start(), m.end());
-            }
-        }
+        each_value(&self.glucose_device, text, &[1], None, |v, _, s, e| {
+            push(v, Some("mg/dl"), s, e)
+        });
+        each_value(&self.glucose_unit, text, &[1], Some(2), &mut push);
     }
 
     fn read_temperature(&self, text: &str, out: &mut Vec<Reading>) {
@@ -339,31 +327,9 @@ impl Readers {
                 });
             }
         };
-        for c in self.temp_kw.captures_iter(text) {
-            let Some(m) = c.get(0) else { continue };
-            let unit = c.get(3).map(|u| u.as_str());
-            for g in [1, 2] {
-                if let Some(v) = c.get(g).and_then(|v| v.as_str().parse::<f64>().ok()) {
-                    push(v, unit, m.start(), m.end());
-                }
-            }
-        }
-        for c in self.temp_verb.captures_iter(text) {
-            let (Some(m), Some(v)) = (c.get(0), c.get(1)) else {
-                continue;
-            };
-            if let Ok(v) = v.as_str().parse::<f64>() {
-                push(v, c.get(2).map(|u| u.as_str()), m.start(), m.end());
-            }
-        }
-        for c in self.temp_site.captures_iter(text) {
-            let (Some(m), Some(v)) = (c.get(0), c.get(1)) else {
-                continue;
-            };
-            if let Ok(v) = v.as_str().parse::<f64>() {
-                push(v, c.get(2).map(|u| u.as_str()), m.start(), m.end());
-            }
-        }
+        each_value(&self.temp_kw, text, &[1, 2], Some(3), &mut push);
+        each_value(&self.temp_verb, text, &[1], Some(2), &mut push);
+        each_value(&self.temp_site, text, &[1], Some(2), &mut push);
         for c in self.temp_unit.captures_iter(text) {
             let Some(m) = c.get(0) else { continue };
             let (v, unit) = match (c.get(1), c.get(3)) {
@@ -378,31 +344,18 @@ impl Readers {
     }
 
     fn read_spo2(&self, text: &str, out: &mut Vec<Reading>) {
-        let mut push = |v: &str, start: usize, end: usize| {
-            if let Ok(v) = v.parse::<f64>() {
-                if (50.0..=100.0).contains(&v) {
-                    out.push(Reading {
-                        measure: Measure::Oxygen,
-                        values: vec![("percent", v)],
-                        start,
-                        end,
-                    });
-                }
+        let mut push = |v: f64, _: Option<&str>, start: usize, end: usize| {
+            if (50.0..=100.0).contains(&v) {
+                out.push(Reading {
+                    measure: Measure::Oxygen,
+                    values: vec![("percent", v)],
+                    start,
+                    end,
+                });
             }
         };
-        for c in self.spo2_kw.captures_iter(text) {
-            let Some(m) = c.get(0) else { continue };
-            for g in [1, 2] {
-                if let Some(v) = c.get(g) {
-                    push(v.as_str(), m.start(), m.end());
-                }
-            }
-        }
-        for c in self.spo2_after.captures_iter(text) {
-            if let (Some(m), Some(v)) = (c.get(0), c.get(1)) {
-                push(v.as_str(), m.start(), m.end());
-            }
-        }
+        each_value(&self.spo2_kw, text, &[1, 2], None, &mut push);
+        each_value(&self.spo2_after, text, &[1], None, &mut push);
     }
 
     fn read_heart_rate(&self, text: &str, out: &mut Vec<Reading>) {
@@ -526,6 +479,27 @@ impl Readers {
                     start: m.start(),
                     end: m.end(),
                 });
+            }
+        }
+    }
+}
+
+/// For each match of `re`: parse each capture group of `values` that
+/// matched as a number and call `f(value, unit, match start, match end)`,
+/// with the unit from capture group `unit` if given.
+fn each_value(
+    re: &Regex,
+    text: &str,
+    values: &[usize],
+    unit: Option<usize>,
+    mut f: impl FnMut(f64, Option<&str>, usize, usize),
+) {
+    for c in re.captures_iter(text) {
+        let Some(m) = c.get(0) else { continue };
+        let u = unit.and_then(|g| c.get(g)).map(|u| u.as_str());
+        for &g in values {
+            if let Some(v) = c.get(g).and_then(|v| v.as_str().parse::<f64>().ok()) {
+                f(v, u, m.start(), m.end());
             }
         }
     }

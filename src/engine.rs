@@ -180,9 +180,27 @@ impl Triage {
         // it belongs to.
         let sources = (rules.rules.iter().enumerate())
             .map(|(i, r)| (Owner::Rule(i as u32), &r.phrases, &r.compiled))
-            .chain(rules.cues.iter().enumerate().map(|(i, c)| (Owner::Cue(i as u32), &c.phrases, &c.compiled)))
-            .chain(rules.pseudos.iter().enumerate().map(|(i, c)| (Owner::Pseudo(i as u32), &c.phrases, &c.compiled)))
-            .chain(rules.terminators.iter().enumerate().map(|(i, c)| (Owner::Terminator(i as u32), &c.phrases, &c.compiled)));
+            .chain(
+                rules
+                    .cues
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (Owner::Cue(i as u32), &c.phrases, &c.compiled)),
+            )
+            .chain(
+                rules
+                    .pseudos
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (Owner::Pseudo(i as u32), &c.phrases, &c.compiled)),
+            )
+            .chain(
+                rules
+                    .terminators
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (Owner::Terminator(i as u32), &c.phrases, &c.compiled)),
+            );
         let mut regexes: Vec<(Regex, Owner)> = Vec::new();
         for (o, ps, res) in sources {
             ps.iter().for_each(|p| add(p, o));

@@ -471,11 +471,12 @@ impl Triage {
             text: original.get(s..e).unwrap_or("").to_string(),
             start: s,
             end: e,
+            decides: Vec::new(),
         }
     }
 
     /// The public context of an assessment: its flags and deciding cues.
-    fn context_of(
+    fn build_context(
         &self,
         an: &Analysis,
         original: &str,
@@ -487,20 +488,29 @@ impl Triage {
         } else {
             Experiencer::Patient
         };
+        let third_person = a.third.is_some();
         // A past time alone ("passed out yesterday") resolves an event only
         // when the writer had it: they are writing, so it is over. Someone
         // else's ("found him unresponsive this morning") needs a resolution
         // cue.
         let resolved = match a.status {
             Some((CueCategory::Resolved, _)) => true,
-            Some((CueCategory::Past, _)) => past_resolves && experiencer == Experiencer::Patient,
+            Some((CueCategory::Past, _)) => {
+                past_resolves && experiencer == Experiencer::Patient && !third_person
+            }
             _ => false,
         };
         let mut cues: Vec<CueUse> = Vec::new();
-        for h in a.deciding() {
-            let u = self.cue_use(an, original, h);
-            if !cues.contains(&u) {
-                cues.push(u);
+        let mut from: Vec<u32> = Vec::new(); // the hit behind each of `cues`
+        for (h, aspect) in a.deciding() {
+            match from.iter().position(|&x| x == h) {
+                Some(i) => cues[i].decides.push(aspect),
+                None => {
+                    let mut u = self.cue_use(an, original, h);
+                    u.decides.push(aspect);
+                    cues.push(u);
+                    from.push(h);
+                }
             }
         }
         crate::context::Context {
@@ -508,6 +518,7 @@ impl Triage {
             temporality: a.temporality.map_or(Temporality::Recent, |(t, _)| t),
             experiencer,
             resolved,
+            third_person,
             cues,
         }
     }
@@ -579,7 +590,7 @@ impl Triage {
             let rule = &c.rules.rules[r as usize];
             let a = context::assess(layout, &c.cue_specs, hits, c.cue_reach, s, e);
             let (os, oe) = orig(s, e);
-            let ctx = self.context_of(&an, original, &a, rule.past_resolves);
+            let ctx = self.build_context(&an, original, &a, rule.past_resolves);
             let (negated, resolved) = (ctx.negated, ctx.resolved);
             let suppress = if negated {
                 Some((SuppressedBy::Negated, a.negated))
@@ -668,6 +679,7 @@ impl Triage {
             let other = parts
                 .iter()
                 .any(|&i| findings[i].context.experiencer == Experiencer::Other);
+            let third_person = parts.iter().any(|&i| findings[i].context.third_person);
             // A combination is resolved only when all of it has resolved
             // (vomited blood this morning, lightheaded now: not resolved);
             // qualifiers ("first ever", "on warfarin") have no time of their
@@ -697,6 +709,7 @@ impl Triage {
                         Experiencer::Patient
                     },
                     resolved,
+                    third_person,
                     cues: Vec::new(),
                 },
                 because,
@@ -743,20 +756,47 @@ impl Triage {
     }
 
     /// Assess the context of the byte range `start..end` of `text` (a
-    /// mention of a condition), with this engine's cues. Offsets outside the
-    /// text or off character boundaries are clamped to the nearest valid
-    /// ones.
+    /// mention of a condition), with this engine's cues: negated or not,
+    /// recent, historical or hypothetical, the patient or someone else,
+    /// resolved or not, and the cue (with its span in `text`) that decided
+    /// each ([`Context::cue_for`]). The triage decision uses the very same
+    /// assessment for every finding.
+    ///
+    /// Offsets outside the text or off character boundaries are clamped to
+    /// the nearest valid ones.
     ///
     /// ```
-    /// use portal_triage::{Temporality, Triage};
+    /// use portal_triage::{Aspect, Temporality, Triage};
     /// let t = Triage::default();
     /// let text = "Patient denies chest pain. History of stroke in 2019.";
     /// let c = t.context(text, 15, 25);
     /// assert!(c.negated);
+    /// let cue = c.cue_for(Aspect::Negation).unwrap();
+    /// assert_eq!((cue.id.as_str(), &text[cue.start..cue.end]), ("negation.forward", "denies"));
     /// let c = t.context(text, 38, 44);
     /// assert_eq!(c.temporality, Temporality::Historical);
     /// ```
     pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
+        // One span in, one context out.
+        self.contexts(text, &[start..end]).pop().unwrap_or_default()
+    }
+
+    /// Assess several mentions of one text at once (the text is read once).
+    /// Returns one [`Context`](crate::Context) per span, in order; spans
+    /// are clamped as in [`Triage::context`].
+    ///
+    /// ```
+    /// use portal_triage::{Experiencer, Triage};
+    /// let text = "Mother had breast cancer. Patient reports chest pain.";
+    /// let c = Triage::default().contexts(text, &[11..24, 42..52]);
+    /// assert_eq!(c[0].experiencer, Experiencer::Other);
+    /// assert!(c[1].asserted());
+    /// ```
+    pub fn contexts(
+        &self,
+        text: &str,
+        spans: &[std::ops::Range<usize>],
+    ) -> Vec<crate::context::Context> {
         let c = &*self.inner;
         let clamp = |mut p: usize| {
             p = p.min(text.len());
@@ -765,13 +805,41 @@ impl Triage {
             }
             p
         };
-        let (start, end) = (clamp(start), clamp(end.max(start)));
         let an = self.analyze(text);
-        // Map original offsets to normalized ones.
-        let ns = an.norm.normalized_offset(start) as u32;
-        let ne = (an.norm.normalized_offset(end) as u32).max(ns);
-        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
-        self.context_of(&an, text, &a, false)
+        spans
+            .iter()
+            .map(|span| {
+                let (start, end) = (clamp(span.start), clamp(span.end.max(span.start)));
+                // Map original offsets to normalized ones.
+                let ns = an.norm.normalized_offset(start) as u32;
+                let ne = (an.norm.normalized_offset(end) as u32).max(ns);
+                let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
+                self.build_context(&an, text, &a, false)
+            })
+            .collect()
+    }
+
+    /// Find `phrase` in `text` (as [`find_phrase`] does: case-insensitive,
+    /// flexible whitespace and punctuation folding, whole words, first
+    /// occurrence) and assess its context. `None` when the phrase does not
+    /// occur.
+    ///
+    /// ```
+    /// use portal_triage::{Temporality, Triage};
+    /// let t = Triage::default();
+    /// let text = "Return to the ED if you develop fever or shortness of breath.";
+    /// let (span, c) = t.context_of_phrase(text, "Shortness  of breath").unwrap();
+    /// assert_eq!(&text[span], "shortness of breath");
+    /// assert_eq!(c.temporality, Temporality::Hypothetical);
+    /// assert!(t.context_of_phrase(text, "chest pain").is_none());
+    /// ```
+    pub fn context_of_phrase(
+        &self,
+        text: &str,
+        phrase: &str,
+    ) -> Option<(std::ops::Range<usize>, crate::context::Context)> {
+        let (s, e) = find_phrase(text, phrase)?;
+        Some((s..e, self.context(text, s, e)))
     }
 
     /// Run every inline test of the rule set (rules, vitals, combinations
@@ -1008,7 +1076,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
         if f.context.resolved {
             c.push_str(" (resolved)");
         }
-        if f.context.experiencer == Experiencer::Other {
+        if f.context.experiencer == Experiencer::Other || f.context.third_person {
             c.push_str(" (someone else)");
         }
         if seen.insert(c.clone()) {

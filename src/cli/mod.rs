@@ -1,5 +1,6 @@
 //! Subcommands of the `portal-triage` binary.
 
+mod context;
 mod score;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,10 @@ enum Command {
     /// Score JSON Lines messages ({"id", "text"}) and write one JSON line per
     /// input line, in order.
     Score(score::Args),
+    /// Assess the context of one mention per record (JSON Lines {"id",
+    /// "text", "target"}): negated, recent/historical/hypothetical,
+    /// patient/other, and the cues that decided it.
+    Context(context::Args),
     /// Run every inline test of a rule set and report failures (exit 0 all
     /// pass, 1 some fail, 2 the rules do not load).
     Test(TestArgs),
@@ -75,6 +80,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Score(args) => score::run(args),
+        Command::Context(args) => context::run(args),
         Command::Test(args) => {
             let engine = match args.rules.engine() {
                 Ok(e) => e,

@@ -18,6 +18,9 @@ pub enum CueCategory {
     Historical,
     /// "if", "what should I do if", "in case": the finding is not real now.
     Hypothetical,
+    /// "to rule out", "r/o": the finding is only a possibility being
+    /// checked. It does not count, and is neither negated nor hypothetical.
+    Uncertain,
     /// "his mother", "sister with", "family members": someone other than
     /// the patient; the mention is reported as experiencer other. It still
     /// counts for triage (someone near the writer may need help now).
@@ -50,6 +53,7 @@ impl CueCategory {
             CueCategory::Negated => "negated",
             CueCategory::Historical => "historical",
             CueCategory::Hypothetical => "hypothetical",
+            CueCategory::Uncertain => "uncertain",
             CueCategory::Other => "other",
             CueCategory::Family => "family",
             CueCategory::Resolved => "resolved",
@@ -124,6 +128,8 @@ pub enum Aspect {
     Status,
     /// Whether the writer speaks about another person (third person).
     Person,
+    /// Certain, or only a possibility being checked.
+    Certainty,
 }
 
 /// A cue that decided part of a finding's context.
@@ -155,6 +161,8 @@ pub struct Context {
     pub experiencer: Experiencer,
     /// Whether it happened recently and is over ("fine now").
     pub resolved: bool,
+    /// Whether it is only a possibility being checked ("to rule out MI").
+    pub uncertain: bool,
     /// Whether the writer speaks about another person ("my husband", "he",
     /// "the patient"): still the patient of the message, but a past time
     /// alone does not make it over.
@@ -171,6 +179,7 @@ impl Default for Context {
             temporality: Temporality::Recent,
             experiencer: Experiencer::Patient,
             resolved: false,
+            uncertain: false,
             third_person: false,
             cues: Vec::new(),
         }
@@ -180,7 +189,7 @@ impl Default for Context {
 impl Context {
     /// Whether the finding counts at all (asserted, current or resolved).
     pub fn asserted(&self) -> bool {
-        !self.negated && self.temporality == Temporality::Recent
+        !self.negated && !self.uncertain && self.temporality == Temporality::Recent
     }
 
     /// The cue that decided `aspect`, if a cue did (none: the default, an
@@ -348,6 +357,8 @@ pub(crate) struct Assessment {
     pub other: Option<u32>,
     /// The nearest third-person cue ("my husband", "he").
     pub third: Option<u32>,
+    /// The first uncertainty cue that reaches the target ("to rule out").
+    pub uncertain: Option<u32>,
     /// `Resolved` or `Past` (or `Current`, which means "not resolved").
     pub status: Option<(CueCategory, u32)>,
 }
@@ -361,6 +372,7 @@ impl Assessment {
             self.temporality.map(|x| (x.1, Aspect::Temporality)),
             self.other.map(|h| (h, Aspect::Experiencer)),
             self.third.map(|h| (h, Aspect::Person)),
+            self.uncertain.map(|h| (h, Aspect::Certainty)),
             self.status.map(|x| (x.1, Aspect::Status)),
         ]
         .into_iter()
@@ -479,6 +491,11 @@ pub(crate) fn assess(
                 }
             }
             CueCategory::Subject | CueCategory::Anchor => {}
+            CueCategory::Uncertain => {
+                if out.uncertain.is_none() {
+                    out.uncertain = Some(h);
+                }
+            }
             CueCategory::ThirdPerson => {
                 if best_third.is_none_or(|d| distance < d) {
                     best_third = Some(distance);

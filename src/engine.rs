@@ -287,12 +287,15 @@ impl Triage {
         if !text.chars().any(char::is_alphanumeric) {
             flags.push(Flag::NoWords);
         }
-        let analysis = self.analyze(text);
+        let analysis = self.analyze(text, &[]);
         self.decide(text, analysis, flags)
     }
 
     /// Find phrases and patterns, resolve overlaps, read numbers.
-    fn scan(&self, t: &str) -> Scan {
+    /// `targets` are mentions assessed from outside (normalized spans);
+    /// like findings, they keep a pseudo phrase from hiding a cue when they
+    /// begin inside it ("no change" + "change in vision").
+    fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
         let c = &*self.inner;
         let mut cands: Vec<Candidate> = Vec::new();
         if let Some(ac) = &c.automaton {
@@ -381,19 +384,57 @@ impl Triage {
             trigger_reach.push(reach);
         }
 
+        // An assessed target is the reading of its words: a finding that
+        // overlaps it does not swallow the cue words around the target
+        // ("status post" in the finding "status post liver transplant" is
+        // the target "liver transplant"'s cue).
+        if !targets.is_empty() {
+            triggers.retain(|t| !targets.iter().any(|&(s, e)| t.start < e && s < t.end));
+            trigger_reach.clear();
+            let mut reach = 0;
+            for t in &triggers {
+                reach = t.end.max(reach);
+                trigger_reach.push(reach);
+            }
+        }
+
         // Cues and terminators. A cue inside a longer cue of another kind is
         // part of it ("now" in "fine now", "no" in "no longer"); nested cues
         // of one kind agree and both stand ("fine now" in "she's fine now"),
         // and so do cues that merely overlap ("totally fine", "fine since").
         // A cue word inside a pseudo phrase or a finding is part of it: "no
         // doubt", "can't breathe".
+        //
+        // A pseudo phrase that a finding (or an assessed target) begins
+        // inside and runs past is not a pseudo phrase there: its words are
+        // the cue before the finding ("no change" + "change in vision" is a
+        // negated change in vision), so it does not hide the cue.
+        let runs_past = |p: &Candidate, s: u32, e: u32| p.start < s && s < p.end && e > p.end;
+        let pseudo_for_cues: Vec<Candidate> = pseudo
+            .iter()
+            .filter(|p| {
+                let lo = triggers.partition_point(|t| t.start <= p.start);
+                let hi = triggers.partition_point(|t| t.start < p.end);
+                !triggers[lo..hi.max(lo)]
+                    .iter()
+                    .any(|t| runs_past(p, t.start, t.end))
+                    && !targets.iter().any(|&(s, e)| runs_past(p, s, e))
+            })
+            .copied()
+            .collect();
+        let inside_pseudo = |k: &Candidate| {
+            let i = pseudo_for_cues.partition_point(|p| p.start <= k.start);
+            i.checked_sub(1)
+                .and_then(|i| pseudo_for_cues.get(i))
+                .is_some_and(|p| p.end >= k.end)
+        };
         let kind = |o: Owner| match o {
             Owner::Cue(i) => Some(c.rules.cues[i as usize].category),
             _ => None,
         };
         let mut cues: Vec<Candidate> = Vec::new();
         for &k in &cands[f_end..] {
-            if container(&k).is_some() {
+            if inside_pseudo(&k) {
                 continue;
             }
             let i = triggers.partition_point(|t| t.start <= k.start);
@@ -429,9 +470,16 @@ impl Triage {
 
     /// Normalize, scan, and lay out words, sentences and cue hits: all a
     /// decision or a context assessment needs.
-    fn analyze(&self, text: &str) -> Analysis {
+    fn analyze(&self, text: &str, targets: &[std::ops::Range<usize>]) -> Analysis {
         let norm = Normalized::new(text);
-        let scan = self.scan(&norm.text);
+        let targets: Vec<(u32, u32)> = targets
+            .iter()
+            .map(|r| {
+                let s = norm.normalized_offset(r.start) as u32;
+                (s, (norm.normalized_offset(r.end) as u32).max(s))
+            })
+            .collect();
+        let scan = self.scan(&norm.text, &targets);
         let mut layout = Layout::default();
         layout.build(&norm.text);
         layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
@@ -518,6 +566,7 @@ impl Triage {
             temporality: a.temporality.map_or(Temporality::Recent, |(t, _)| t),
             experiencer,
             resolved,
+            uncertain: a.uncertain.is_some(),
             third_person,
             cues,
         }
@@ -609,7 +658,7 @@ impl Triage {
                         };
                         Some((by, Some(h)))
                     }
-                    _ => None,
+                    _ => a.uncertain.map(|h| (SuppressedBy::Uncertain, Some(h))),
                 }
             };
             if let Some((by, Some(h))) = suppress {
@@ -709,6 +758,7 @@ impl Triage {
                         Experiencer::Patient
                     },
                     resolved,
+                    uncertain: false,
                     third_person,
                     cues: Vec::new(),
                 },
@@ -805,7 +855,7 @@ impl Triage {
             }
             p
         };
-        let an = self.analyze(text);
+        let an = self.analyze(text, spans);
         spans
             .iter()
             .map(|span| {
@@ -1101,6 +1151,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
                     SuppressedBy::Historical => "historical",
                     SuppressedBy::Hypothetical => "hypothetical",
                     SuppressedBy::Family => "family history",
+                    SuppressedBy::Uncertain => "to be ruled out",
                     SuppressedBy::Idiom => "idiom",
                 }
             );

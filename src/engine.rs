@@ -822,13 +822,16 @@ impl Triage {
     /// let c = t.context(text, 15, 25);
     /// assert!(c.negated);
     /// let cue = c.cue_for(Aspect::Negation).unwrap();
-    /// assert_eq!((cue.id.as_str(), &text[cue.start..cue.end]), ("negation.forward", "denies"));
+    /// assert_eq!((cue.id.as_str(), &text[cue.start..cue.end]), ("negation.list", "denies"));
     /// let c = t.context(text, 38, 44);
     /// assert_eq!(c.temporality, Temporality::Historical);
     /// ```
     pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
         // One span in, one context out.
-        self.contexts(text, &[start..end]).pop().unwrap_or_default()
+        let span = std::ops::Range { start, end };
+        self.contexts(text, std::slice::from_ref(&span))
+            .pop()
+            .unwrap_or_default()
     }
 
     /// Assess several mentions of one text at once (the text is read once).

@@ -86,12 +86,15 @@ fn historical_and_family_history() {
 
 #[test]
 fn someone_else_now_counts_like_the_writer() {
+    // The husband is the patient of this message: spoken of in the third
+    // person, not "someone other than the patient".
     let d = Triage::default().classify("my husband is having chest pain and can't breathe");
     assert_eq!(d.route, Route::Call911);
+    assert!(d.findings.iter().any(|f| f.context.third_person));
     assert!(
         d.findings
             .iter()
-            .any(|f| f.context.experiencer == Experiencer::Other)
+            .all(|f| f.context.experiencer == Experiencer::Patient)
     );
     all(
         Route::Call911,

@@ -155,3 +155,23 @@ not json {"id": "e", "text": "if I get chest pain", "target": "chest pain"
     );
     assert_eq!((code, out.lines().count()), (0, 1));
 }
+
+#[test]
+fn as_if_about_to_happen_is_hypothetical_but_a_near_faint_still_counts() {
+    let c = ctx("dizzy, as if she was going to pass out", "pass out");
+    assert_eq!(c.temporality, Temporality::Hypothetical);
+    // The same words are a near-faint in a message: the finding keeps them.
+    for text in [
+        "my son looked as if he was going to pass out, pale and sweaty",
+        "I felt as if I was going to pass out at work",
+    ] {
+        let d = Triage::default().classify(text);
+        assert!(
+            d.findings.iter().any(|f| f.rule == "neuro.near-faint"),
+            "{text}"
+        );
+    }
+    // A writer's own "as if I am going to ..." is not hypothetical.
+    let d = Triage::default().classify("I feel as if I am going to kill myself tonight");
+    assert_eq!(d.route, portal_triage::Route::Call911);
+}

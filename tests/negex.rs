@@ -202,8 +202,7 @@ fn negex_context_kit() {
     );
     assert!(not_found.len() <= 11, "not found: {not_found:?}");
 
-    // The issue's thresholds, where they can be met without memorizing kit
-    // sentences; see the README's context section for the two that are not.
+    // The issue's thresholds, except other-experiencer recall (below).
     assert!(
         negated.precision() >= 0.97,
         "negated precision {:.3}",
@@ -224,18 +223,15 @@ fn negex_context_kit() {
         "historical F1 {:.3}",
         historical.f1()
     );
-    // Issue threshold 0.95. Of the 56 hypothetical conditions, 2 are "as if
-    // she was going to pass out" (a cue there would also suppress a
-    // patient's "as if I was going to kill myself"), 3 carry no cue in their
-    // sentence; the rest are found, with one false positive.
     assert!(
-        hypothetical.f1() >= 0.93,
+        hypothetical.f1() >= 0.95,
         "hypothetical F1 {:.3}",
         hypothetical.f1()
     );
-    // Issue threshold 0.8 (5 of 6). Two of the six are one sentence fragment
-    // cut by the de-identifier ("UUU]'s the night before with vomiting and
-    // diarrhea") that names no one.
+    // The issue asks for 0.8 (5 of 6); the peers reach 0.67. Two of the six
+    // are one sentence fragment cut by the de-identifier ("UUU]'s the night
+    // before with vomiting and diarrhea") that names no one: only memorizing
+    // it would find them. Both other ones are found, with no false positive.
     assert!(
         other.recall() >= 4.0 / 6.0 - 1e-9,
         "other recall {:.3}",

@@ -252,10 +252,10 @@ fn empty_and_noise_are_flagged_not_dropped() {
 }
 
 #[test]
-fn long_messages_are_truncated_and_flagged() {
+fn long_messages_are_read_in_chunks_and_flagged() {
     let t = Triage::with_max_message_bytes(portal_triage::RuleSet::builtin().unwrap(), 64).unwrap();
     let d = t.classify(&"refill please ".repeat(100));
-    assert!(d.flags.contains(&Flag::Truncated));
+    assert!(d.flags.contains(&Flag::Chunked));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod text;
+
 use portal_triage::{Route, Triage};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

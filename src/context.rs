@@ -35,6 +35,10 @@ pub enum CueCategory {
     Current,
     /// "I", "my", "he": a new subject; only ends other cues' scopes.
     Subject,
+    /// "like this before", "this bad", "until today": the mention is new
+    /// and happening. No effect alone; a "never" negation is cancelled by
+    /// it (`unless = ["novel"]`: "never had chest pain like this before").
+    Novel,
     /// "my husband", "he", "the patient": the writer speaks about another
     /// person, who is the patient here (a caregiver's message, a clinical
     /// note). Counts like the writer's own, but a past time alone does not
@@ -60,6 +64,7 @@ impl CueCategory {
             CueCategory::Past => "past",
             CueCategory::Current => "current",
             CueCategory::Subject => "subject",
+            CueCategory::Novel => "novel",
             CueCategory::ThirdPerson => "third-person",
             CueCategory::Anchor => "anchor",
         }
@@ -502,7 +507,7 @@ pub(crate) fn assess(
                     out.negated = Some(h);
                 }
             }
-            CueCategory::Subject | CueCategory::Anchor => {}
+            CueCategory::Subject | CueCategory::Anchor | CueCategory::Novel => {}
             CueCategory::Uncertain => {
                 if out.uncertain.is_none() {
                     out.uncertain = Some(h);

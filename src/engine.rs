@@ -555,8 +555,14 @@ impl Triage {
             if inside_pseudo(&k) {
                 continue;
             }
+            // Who is spoken of stays known when the finding names them ("my
+            // grandma" is also an older-adult qualifier).
+            let person = matches!(
+                kind(k.owner),
+                Some(CueCategory::ThirdPerson | CueCategory::Other)
+            );
             let i = triggers.partition_point(|t| t.start <= k.start);
-            if i > 0 && trigger_reach[i - 1] >= k.end {
+            if i > 0 && trigger_reach[i - 1] >= k.end && !person {
                 continue;
             }
             // Earlier cues that could contain this one start at most one

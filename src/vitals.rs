@@ -216,6 +216,17 @@ impl Readers {
         self.read_spo2(text, out);
         self.read_heart_rate(text, out);
         self.read_weight(text, out);
+        // A reading's span is its words, without the spaces around them (a
+        // trailing space would hide the clause break after it: "temp 103 but
+        // denied").
+        for r in out.iter_mut() {
+            while r.end > r.start && bytes[r.end - 1].is_ascii_whitespace() {
+                r.end -= 1;
+            }
+            while r.start < r.end && bytes[r.start].is_ascii_whitespace() {
+                r.start += 1;
+            }
+        }
         // One reading per number: drop a reading inside another of the same
         // measure ("temp 39.4 c" is read by two patterns).
         out.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));

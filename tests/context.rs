@@ -175,3 +175,38 @@ fn as_if_about_to_happen_is_hypothetical_but_a_near_faint_still_counts() {
     let d = Triage::default().classify("I feel as if I am going to kill myself tonight");
     assert_eq!(d.route, portal_triage::Route::Call911);
 }
+
+/// Found by the property tests and by the rule linter's review.
+#[test]
+fn regressions_found_by_properties_and_lints() {
+    let t = Triage::default();
+    let route = |text: &str| t.classify(text).route;
+    use portal_triage::Route::*;
+    // "never had X like this before" is a new symptom, not a denial.
+    assert_eq!(
+        route("never had chest pain like this before, it is crushing"),
+        Call911
+    );
+    assert_eq!(
+        route("I have never had a stroke, can I stop my aspirin?"),
+        NonUrgent
+    );
+    // "my grandma" names the person even inside the older-adult qualifier:
+    // someone else's event this morning is not over without a cue saying so.
+    assert_eq!(route("my grandma passed out this morning"), Call911);
+    assert!(
+        t.classify("my grandma is slurring her words")
+            .findings
+            .iter()
+            .any(|f| f.context.third_person)
+    );
+    // A reading's span does not swallow the space before a terminator.
+    assert!(
+        t.classify("temp 103 but denied")
+            .findings
+            .iter()
+            .any(|f| f.rule == "vitals.fever-high")
+    );
+    // A full stop after a reading is not a decimal point.
+    assert_eq!(route("My BP is 200/125. Is that ok?"), NeedsCall);
+}

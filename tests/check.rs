@@ -149,3 +149,40 @@ fn a_missing_directory_is_an_error() {
         "{stdout}"
     );
 }
+
+/// With an extra layer, check shows the warnings about the layer, including
+/// a built-in call-911 phrase that a site's longer, less urgent phrase hides.
+#[test]
+fn an_extra_layer_is_checked_with_the_rules_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        r#"[[rule]]
+id = "site.cough-chest"
+concept = "chest pain only when coughing"
+route = "needs-call"
+phrases = ["chest pain when i cough"]
+[[rule.tests]]
+text = "chest pain when I cough"
+[[rule.tests]]
+text = "a cough, nothing else"
+fires = false
+"#,
+    )
+    .unwrap();
+    let layer = dir.path().to_str().unwrap();
+    let (code, stdout, _) = run_check(&cases(), &["--extra-rules", layer]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stdout.contains("warning[W0003]: phrase \"chest pain\" of `cardiac.chest-pain` (call-911) does not count where \"chest pain when i cough\" of `site.cough-chest` (needs-call) is written"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warnings about the base rules alone are not shown"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("`infection.spots`"),
+        "base-only warnings hidden: {stdout}"
+    );
+}

@@ -15,7 +15,9 @@ never act; W0003 a more urgent phrase hidden inside a less urgent one;
 W0004 a cue without tests; W0005 an unknown context category; W0006 a vital
 threshold outside readable values; W0007 (only with --pedantic) a rule
 without a must-not-fire test.
-Every code is explained in docs/rules.md.
+Every code is explained in docs/rules.md. With --extra-rules, the set checked
+is the rules plus the layer, and only warnings about the layer are shown (in
+its files, or naming one of its rules).
 
 Exit codes: 0 clean; 1 errors (also: the directory cannot be read);
 2 warnings only. (A usage error is reported by the argument parser and also
@@ -68,9 +70,14 @@ pub fn run(args: Args) -> i32 {
     let base = base
         .map_err(|e| failed(e, &mut errors, &mut unreadable))
         .ok();
+    // With an extra layer, the warnings worth showing are the layer's: in
+    // its files, or naming one of its rules.
+    let mut layer_paths: Vec<String> = Vec::new();
     let extra = match &args.rules.extra_rules {
         Some(dir) => {
-            sources.extend(read_sources(dir));
+            let files = read_sources(dir);
+            layer_paths.extend(files.iter().map(|(p, _)| p.clone()));
+            sources.extend(files);
             RuleSet::from_dir(dir)
                 .map(Some)
                 .map_err(|e| failed(e, &mut errors, &mut unreadable))
@@ -80,6 +87,14 @@ pub fn run(args: Args) -> i32 {
     };
     let source_refs = || sources.iter().map(|(p, t)| (p.as_str(), t.as_str()));
 
+    let layer_ids: Vec<String> = extra
+        .as_ref()
+        .map(|x| x.rules().map(|r| format!("`{}`", r.id)).collect())
+        .unwrap_or_default();
+    let about_layer = |l: &Lint| {
+        layer_paths.contains(&l.path) || layer_ids.iter().any(|id| l.message.contains(id))
+    };
+    let mut hidden = 0usize;
     let mut warnings: Vec<Lint> = Vec::new();
     let mut n_rules = 0;
     let mut n_tests = 0;
@@ -96,6 +111,11 @@ pub fn run(args: Args) -> i32 {
             .into_iter()
             .filter(|l| !args.allow.iter().any(|a| a.trim() == l.code))
             .filter(|l| args.pedantic || l.code != "W0007")
+            .filter(|l| {
+                let shown = layer_paths.is_empty() || about_layer(l);
+                hidden += usize::from(!shown);
+                shown
+            })
             .collect();
         n_rules = set.rules().count();
         n_tests = set.rules().map(|r| r.tests).sum::<usize>();
@@ -135,6 +155,7 @@ pub fn run(args: Args) -> i32 {
             "warnings": warnings,
             "rules": n_rules,
             "tests": n_tests,
+            "hidden_base_warnings": hidden,
         });
         println!("{doc:#}");
     } else {
@@ -158,6 +179,11 @@ pub fn run(args: Args) -> i32 {
             warnings.len(),
             if warnings.len() == 1 { "" } else { "s" },
         );
+        if hidden > 0 {
+            println!(
+                "({hidden} warnings about the base rules alone are not shown: check them without --extra-rules)"
+            );
+        }
     }
     if !errors.is_empty() || !unreadable.is_empty() {
         super::EXIT_PROBLEMS

@@ -130,7 +130,7 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// let rules = RuleSet::from_sources([("site.toml", site)])?;
 /// let lints = lint(&rules, [("site.toml", site)]);
 /// assert_eq!(lints[0].code, "W0001");
-/// assert_eq!(lints[0].line, 15);
+/// assert_eq!(lints[0].line, 16); // the second `phrases = ...` line
 /// # Ok::<(), portal_triage::Error>(())
 /// ```
 pub fn lint<'a>(

@@ -98,6 +98,22 @@ pub fn run(args: Args) -> i32 {
     }
 }
 
+/// Message text as displayed: control characters (other than line breaks
+/// and tabs) become U+FFFD, so a message cannot drive the terminal
+/// (escape sequences) or fake the markers' colours. Offsets printed are
+/// those of the original text.
+fn shown(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mark {
     Finding,
@@ -146,9 +162,9 @@ fn highlight(text: &str, d: &Decision, color: bool) -> String {
         if s < at {
             continue;
         }
-        out.push_str(&text[at..s]);
+        out.push_str(&shown(&text[at..s]));
         out.push_str(if m == Mark::Finding { open_f } else { open_s });
-        out.push_str(&text[s..e]);
+        out.push_str(&shown(&text[s..e]));
         out.push_str(match (color, m) {
             (true, _) => close,
             (false, Mark::Finding) => "]]",
@@ -156,7 +172,7 @@ fn highlight(text: &str, d: &Decision, color: bool) -> String {
         });
         at = e;
     }
-    out.push_str(&text[at..]);
+    out.push_str(&shown(&text[at..]));
     out
 }
 
@@ -182,7 +198,7 @@ fn context_words(c: &portal_triage::Context) -> String {
         let cues: Vec<String> = c
             .cues
             .iter()
-            .map(|u| format!("{} \"{}\" ({})", u.id, u.text, u.category.as_str()))
+            .map(|u| format!("{} \"{}\" ({})", u.id, shown(&u.text), u.category.as_str()))
             .collect();
         let _ = write!(s, "; cues: {}", cues.join(", "));
     }
@@ -216,7 +232,12 @@ fn render(text: &str, d: &Decision, color: bool) -> String {
         let _ = writeln!(
             o,
             "  - {} [{}] \"{}\" at {}..{}: {}",
-            f.rule, f.route, f.text, f.start, f.end, f.concept
+            f.rule,
+            f.route,
+            shown(&f.text),
+            f.start,
+            f.end,
+            f.concept
         );
         if f.because.is_empty() {
             let _ = writeln!(o, "    context: {}", context_words(&f.context));
@@ -235,11 +256,11 @@ fn render(text: &str, d: &Decision, color: bool) -> String {
                 "  - {} [would be {}] \"{}\" at {}..{}: {by} by {} \"{}\" at {}..{}",
                 s.rule,
                 s.would_route,
-                s.text,
+                shown(&s.text),
                 s.start,
                 s.end,
                 s.cause.id,
-                s.cause.text,
+                shown(&s.cause.text),
                 s.cause.start,
                 s.cause.end
             );
@@ -252,7 +273,7 @@ fn render(text: &str, d: &Decision, color: bool) -> String {
                 .unwrap_or_default()
                 .replace('"', "");
             let values: Vec<String> = r.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let words = text.get(r.start..r.end).unwrap_or("");
+            let words = shown(text.get(r.start..r.end).unwrap_or(""));
             let _ = writeln!(
                 o,
                 "  - {measure} {} \"{words}\" at {}..{}",
@@ -282,5 +303,14 @@ mod tests {
         assert!(h.contains("[["), "{h}");
         let stripped = h.replace("[[", "").replace("]]", "");
         assert_eq!(stripped.replace("{{", "").replace("}}", ""), text);
+    }
+
+    #[test]
+    fn control_characters_cannot_reach_the_terminal() {
+        let t = Triage::default();
+        let text = "chest pain\u{1b}[2J now";
+        let h = highlight(text, &t.classify(text), true);
+        assert!(!h.contains("\u{1b}[2J"), "{h:?}");
+        assert!(h.contains("\u{FFFD}[2J"), "{h:?}");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Loading ([`RuleSet::from_dir`]) rejects what cannot work (errors
 //! `E0001`-`E0011`); [`lint`] finds what works but is probably a mistake, as
-//! warnings with stable codes (`W0001`-`W0007`, documented in
+//! warnings with stable codes (`W0001`-`W0008`, documented in
 //! `docs/rules.md`). `portal-triage check` prints both.
 //!
 //! The overlap lints follow the engine's own semantics (`docs/rules.md`,
@@ -102,6 +102,7 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// | `W0005` | a cue that names a context category no cue of the set has |
 /// | `W0006` | a vital threshold outside the values the engine can read |
 /// | `W0007` | pedantic: a rule without a must-not-fire test (`check --pedantic`) |
+/// | `W0008` | a pattern with an upper-case letter or an apostrophe: text is matched lower case with apostrophes removed, so that part never matches |
 ///
 /// ```
 /// use portal_triage::{RuleSet, lint};
@@ -148,6 +149,7 @@ pub fn lint<'a>(
     out.untested(rules);
     out.categories(rules);
     out.thresholds(rules);
+    out.patterns(rules);
     let mut lints = out.lints;
     lints.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.code).cmp(&(&b.path, b.line, b.column, b.code))
@@ -531,6 +533,99 @@ impl Linter<'_> {
     }
 }
 
+impl Linter<'_> {
+    /// W0008: patterns that say something normalized text never contains.
+    fn patterns(&mut self, rules: &RuleSet) {
+        let finding = rules
+            .rules
+            .iter()
+            .map(|r| (&r.id, &r.compiled, Some((&r.origin.path, r.origin.line))));
+        let cues = rules
+            .cues
+            .iter()
+            .map(|c| (&c.id, &c.compiled, Some((&c.origin.path, c.origin.line))));
+        let lists = rules
+            .pseudos
+            .iter()
+            .chain(&rules.terminators)
+            .map(|p| (&p.id, &p.compiled, None));
+        let mut pending = Vec::new();
+        for (id, compiled, origin) in finding.chain(cues).chain(lists) {
+            for re in compiled {
+                if let Some(c) = impossible_literal(re.as_str()) {
+                    pending.push((id, origin, c));
+                }
+            }
+        }
+        for (id, origin, c) in pending {
+            self.push(
+                At {
+                    path: origin.map_or("", |(p, _)| p.as_str()),
+                    line: origin.map(|(_, l)| l),
+                    id,
+                    phrase: None,
+                    key: Some("patterns"),
+                },
+                "W0008",
+                format!(
+                    "a pattern of `{id}` contains `{c}`, but message text is matched in lower case with apostrophes removed, so that part of the pattern never matches; write it in lower case without apostrophes"
+                ),
+            );
+        }
+    }
+}
+
+/// A literal character of `pattern` that normalized text never contains
+/// (an ASCII upper-case letter, an apostrophe), outside escapes, classes
+/// and group names; None when the pattern is case-insensitive. An
+/// apostrophe made optional (`'?`, `'*`) is fine.
+fn impossible_literal(pattern: &str) -> Option<char> {
+    if pattern.contains("(?i") {
+        return None;
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    let mut class_depth = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                // An escape; `\p{...}` and `\x{...}` carry a braced name.
+                if matches!(chars.get(i + 1), Some('p' | 'P' | 'x' | 'u'))
+                    && chars.get(i + 2) == Some(&'{')
+                {
+                    while i < chars.len() && chars[i] != '}' {
+                        i += 1;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            '[' => class_depth += 1,
+            ']' if class_depth > 0 => class_depth -= 1,
+            '(' if class_depth == 0 && chars.get(i + 1) == Some(&'?') => {
+                // A group name: `(?P<name>` or `(?<name>`.
+                let mut j = i + 2;
+                if chars.get(j) == Some(&'P') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&'<') {
+                    while j < chars.len() && chars[j] != '>' {
+                        j += 1;
+                    }
+                    i = j;
+                }
+            }
+            _ if class_depth > 0 => {}
+            'A'..='Z' => return Some(c),
+            '\'' | '\u{2019}' if !matches!(chars.get(i + 1), Some('?' | '*')) => return Some(c),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Whether `short` occurs in `long` as whole words (both normalized).
 fn contains_words(long: &str, short: &str) -> bool {
     let mut from = 0;
@@ -600,6 +695,19 @@ mod tests {
         assert_eq!(quoted_phrase_column(line, "chest pain"), Some(12));
         assert_eq!(quoted_phrase_column(line, "cant breathe"), Some(26));
         assert_eq!(quoted_phrase_column(line, "x"), None);
+    }
+
+    #[test]
+    fn literals_normalized_text_never_has() {
+        assert_eq!(impossible_literal(r"\bBP\b"), Some('B'));
+        assert_eq!(impossible_literal(r"can't breathe"), Some('\''));
+        assert_eq!(impossible_literal(r"can'?t breathe"), None);
+        assert_eq!(impossible_literal(r"(?i)BP"), None);
+        assert_eq!(
+            impossible_literal(r"[0-9A-Za-z_]+ \B\D\p{Greek} (?P<Sys>\d+)"),
+            None
+        );
+        assert_eq!(impossible_literal(r"chest (?:is )?tight"), None);
     }
 
     #[test]

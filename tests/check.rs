@@ -69,7 +69,9 @@ fn a_broken_directory_reports_every_error_at_once() {
 fn lints_are_warnings_with_exit_2() {
     golden("warnings");
     let expected = std::fs::read_to_string(cases().join("warnings/expected.stdout")).unwrap();
-    for code in ["W0001", "W0002", "W0003", "W0004", "W0005", "W0006"] {
+    for code in [
+        "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0008",
+    ] {
         assert!(expected.contains(&format!("warning[{code}]")), "{code}");
     }
 }
@@ -106,7 +108,11 @@ fn allow_and_json() {
 
     let (code, _, _) = run_check(
         &dir,
-        &["rules", "--allow", "W0001,W0002,W0003,W0004,W0005,W0006"],
+        &[
+            "rules",
+            "--allow",
+            "W0001,W0002,W0003,W0004,W0005,W0006,W0008",
+        ],
     );
     assert_eq!(code, 0, "every warning allowed");
 }

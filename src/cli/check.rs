@@ -14,7 +14,8 @@ Warnings (lints): W0001 the same phrase in two rules; W0002 a phrase that can
 never act; W0003 a more urgent phrase hidden inside a less urgent one;
 W0004 a cue without tests; W0005 an unknown context category; W0006 a vital
 threshold outside readable values; W0007 (only with --pedantic) a rule
-without a must-not-fire test.
+without a must-not-fire test; W0008 a pattern with an upper-case letter or an
+apostrophe (text is matched lower case, apostrophes removed).
 Every code is explained in docs/rules.md. With --extra-rules, the set checked
 is the rules plus the layer, and only warnings about the layer are shown (in
 its files, or naming one of its rules).

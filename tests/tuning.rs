@@ -616,3 +616,43 @@ fn rules_phrases_exports_every_literal_once_sorted() {
             .all(|p| !p.is_empty() && *p == p.to_lowercase())
     );
 }
+
+/// A change made by context (a pseudo phrase or cue in the layer) names
+/// the cue that now suppresses the mention.
+#[test]
+fn diff_names_the_cue_behind_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("names.toml"),
+        "[[pseudo]]\nid = \"site.clinic-names\"\nphrases = [\"chest pain clinic\"]\n",
+    )
+    .unwrap();
+    let input = br#"{"id": "c1", "text": "is the chest pain clinic open on saturday?", "route": "non-urgent"}"#;
+    let (code, out, _) = run_with(
+        bin(),
+        &["diff", "--extra-rules", dir.path().to_str().unwrap(), "-"],
+        input,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("call-911 -> non-urgent (1):"), "{out}");
+    assert!(
+        out.contains("c1  fix (labeled non-urgent)  -cardiac.chest-pain (call-911; now idiom by site.clinic-names)"),
+        "{out}"
+    );
+    let (_, out, _) = run_with(
+        bin(),
+        &[
+            "diff",
+            "--json",
+            "--extra-rules",
+            dir.path().to_str().unwrap(),
+            "-",
+        ],
+        input,
+    );
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["changes"][0]["rules"][0]["context"],
+        "idiom by site.clinic-names"
+    );
+}

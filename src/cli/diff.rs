@@ -29,7 +29,8 @@ standard error by file, line and id.
 
 Output: the messages whose route changes, grouped by (before -> after), most
 urgent first, each with the rules responsible (+ fired only after, - fired
-only before, ~ earned another route) and, when labeled, whether the change is
+only before, ~ earned another route; \"now negated by CUE\" when a cue or
+idiom now suppresses the mention) and, when labeled, whether the change is
 a fix, a regression or neither (still wrong). With labels, the headline
 metrics before and after. `--json` prints the same as one JSON document.
 Message text is never printed.
@@ -118,17 +119,37 @@ struct RuleChange {
     rule: String,
     before: Option<Route>,
     after: Option<Route>,
+    /// When the rule stopped counting because a cue or idiom now suppresses
+    /// its mention (or started counting because one no longer does): how
+    /// and by which cue, e.g. "negated by site.never-had".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
 }
 
 impl RuleChange {
     fn mark(&self) -> String {
-        match (self.before, self.after) {
-            (None, Some(a)) => format!("+{} ({a})", self.rule),
-            (Some(b), None) => format!("-{} ({b})", self.rule),
-            (Some(b), Some(a)) => format!("~{} ({b} -> {a})", self.rule),
-            (None, None) => self.rule.clone(),
+        let mut s = match (self.before, self.after) {
+            (None, Some(a)) => format!("+{} ({a}", self.rule),
+            (Some(b), None) => format!("-{} ({b}", self.rule),
+            (Some(b), Some(a)) => format!("~{} ({b} -> {a}", self.rule),
+            (None, None) => format!("{} (", self.rule),
+        };
+        if let Some(c) = &self.context {
+            let when = if self.after.is_none() { "now" } else { "was" };
+            let _ = write!(s, "; {when} {c}");
         }
+        s.push(')');
+        s
     }
+}
+
+/// How `rule`'s mention was suppressed in `d`, if it was.
+fn suppression(d: &Decision, rule: &str) -> Option<String> {
+    let s = d.suppressed.iter().find(|s| s.rule == rule)?;
+    let by = serde_json::to_string(&s.by)
+        .unwrap_or_default()
+        .replace('"', "");
+    Some(format!("{by} by {}", s.cause.id))
 }
 
 #[derive(Serialize)]
@@ -203,6 +224,7 @@ fn change(r: &Record, before: &Decision, after: &Decision) -> Change {
                 rule: rule.to_string(),
                 before: Some(rb),
                 after: other.copied(),
+                context: other.is_none().then(|| suppression(after, rule)).flatten(),
             }),
         }
     }
@@ -212,6 +234,7 @@ fn change(r: &Record, before: &Decision, after: &Decision) -> Change {
                 rule: rule.to_string(),
                 before: None,
                 after: Some(ra),
+                context: suppression(before, rule),
             });
         }
     }

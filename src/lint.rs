@@ -24,6 +24,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A warning about a rule set, located like a [`crate::Diagnostic`].
+///
+/// Displayed as `path:line:col: warning[CODE]: message`, then the source
+/// line and a caret:
+///
+/// ```
+/// use portal_triage::{RuleSet, lint};
+/// let site = "[[vital]]\nid = \"site.bp\"\nconcept = \"high bp\"\nmeasure = \"blood-pressure\"\n\
+///             route = \"needs-call\"\nany = [{ field = \"systolic\", at_least = 40 }]\n\
+///             [[vital.tests]]\ntext = \"bp 150/90\"\n[[vital.tests]]\ntext = \"bp ok\"\nfires = false\n";
+/// let rules = RuleSet::from_sources([("site.toml", site)])?;
+/// let shown = lint(&rules, [("site.toml", site)])[0].to_string();
+/// assert!(shown.starts_with("site.toml:6:1: warning[W0006]: `site.bp`: `systolic` at_least 40"));
+/// assert!(shown.ends_with("6 | any = [{ field = \"systolic\", at_least = 40 }]\n  | ^"));
+/// # Ok::<(), portal_triage::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Lint {
     /// The rule file's path (or name, for built-in and in-memory sources).

@@ -50,10 +50,10 @@ pub fn run(args: Args) -> i32 {
     let mut sources: Vec<(String, String)> = Vec::new();
     // Errors that are not about a line of a rule file (a directory that
     // cannot be read).
-    let mut unreadable: Vec<String> = Vec::new();
-    let failed = |e: Error, errors: &mut Vec<Diagnostic>, unreadable: &mut Vec<String>| {
+    let mut other_errors: Vec<String> = Vec::new();
+    let failed = |e: Error, errors: &mut Vec<Diagnostic>, other_errors: &mut Vec<String>| {
         if e.diagnostics().is_empty() {
-            unreadable.push(e.to_string());
+            other_errors.push(e.to_string());
         } else {
             errors.extend(e.diagnostics().iter().cloned());
         }
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> i32 {
         }
     };
     let base = base
-        .map_err(|e| failed(e, &mut errors, &mut unreadable))
+        .map_err(|e| failed(e, &mut errors, &mut other_errors))
         .ok();
     // With an extra layer, the warnings worth showing are the layer's: in
     // its files, or naming one of its rules.
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> i32 {
             sources.extend(files);
             RuleSet::from_dir(dir)
                 .map(Some)
-                .map_err(|e| failed(e, &mut errors, &mut unreadable))
+                .map_err(|e| failed(e, &mut errors, &mut other_errors))
                 .unwrap_or(None)
         }
         None => None,
@@ -99,7 +99,7 @@ pub fn run(args: Args) -> i32 {
     let mut warnings: Vec<Lint> = Vec::new();
     let mut n_rules = 0;
     let mut n_tests = 0;
-    if let (Some(base), true) = (base, errors.is_empty() && unreadable.is_empty()) {
+    if let (Some(base), true) = (base, errors.is_empty() && other_errors.is_empty()) {
         let set = match extra {
             Some(extra) => base.layered(extra),
             None => base,
@@ -144,14 +144,14 @@ pub fn run(args: Args) -> i32 {
                     });
                 }
             }
-            Err(e) => failed(e, &mut errors, &mut unreadable),
+            Err(e) => failed(e, &mut errors, &mut other_errors),
         }
     }
     errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
 
     if args.json {
         let doc = serde_json::json!({
-            "unreadable": unreadable,
+            "other_errors": other_errors,
             "errors": errors,
             "warnings": warnings,
             "rules": n_rules,
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> i32 {
         });
         println!("{doc:#}");
     } else {
-        for e in &unreadable {
+        for e in &other_errors {
             println!("error: {e}\n");
         }
         for e in &errors {
@@ -171,8 +171,8 @@ pub fn run(args: Args) -> i32 {
         }
         println!(
             "check: {} error{}, {} warning{} ({n_rules} rules, {n_tests} rule tests)",
-            errors.len() + unreadable.len(),
-            if errors.len() + unreadable.len() == 1 {
+            errors.len() + other_errors.len(),
+            if errors.len() + other_errors.len() == 1 {
                 ""
             } else {
                 "s"
@@ -186,7 +186,7 @@ pub fn run(args: Args) -> i32 {
             );
         }
     }
-    if !errors.is_empty() || !unreadable.is_empty() {
+    if !errors.is_empty() || !other_errors.is_empty() {
         super::EXIT_PROBLEMS
     } else if !warnings.is_empty() {
         EXIT_WARNINGS
@@ -196,7 +196,7 @@ pub fn run(args: Args) -> i32 {
 }
 
 /// The `*.toml` files of `dir`, named as [`RuleSet::from_dir`] names them
-/// (unreadable files are left to the loader to report).
+/// (other_errors files are left to the loader to report).
 fn read_sources(dir: &Path) -> Vec<(String, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();

@@ -18,7 +18,12 @@ pub enum CueCategory {
     Historical,
     /// "if", "what should I do if", "in case": the finding is not real now.
     Hypothetical,
-    /// "my husband", "my son": someone else, now (counts like the writer).
+    /// "to rule out", "r/o": the finding is only a possibility being
+    /// checked. It does not count, and is neither negated nor hypothetical.
+    Uncertain,
+    /// "his mother", "sister with", "family members": someone other than
+    /// the patient; the mention is reported as experiencer other. It still
+    /// counts for triage (someone near the writer may need help now).
     Other,
     /// "family history of", "my dad died of": someone else's past.
     Family,
@@ -30,6 +35,11 @@ pub enum CueCategory {
     Current,
     /// "I", "my", "he": a new subject; only ends other cues' scopes.
     Subject,
+    /// "my husband", "he", "the patient": the writer speaks about another
+    /// person, who is the patient here (a caregiver's message, a clinical
+    /// note). Counts like the writer's own, but a past time alone does not
+    /// make it over ("found him unresponsive this morning").
+    ThirdPerson,
     /// "yesterday afternoon", "last night": the past time a story starts
     /// from, possibly sentences before the finding. No effect alone; other
     /// cues can `require` it (a story that ends "I feel fine today").
@@ -43,12 +53,14 @@ impl CueCategory {
             CueCategory::Negated => "negated",
             CueCategory::Historical => "historical",
             CueCategory::Hypothetical => "hypothetical",
+            CueCategory::Uncertain => "uncertain",
             CueCategory::Other => "other",
             CueCategory::Family => "family",
             CueCategory::Resolved => "resolved",
             CueCategory::Past => "past",
             CueCategory::Current => "current",
             CueCategory::Subject => "subject",
+            CueCategory::ThirdPerson => "third-person",
             CueCategory::Anchor => "anchor",
         }
     }
@@ -102,6 +114,24 @@ pub enum Experiencer {
     Other,
 }
 
+/// One part of a mention's context, as decided by a cue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Aspect {
+    /// Negated or not.
+    Negation,
+    /// Recent, historical or hypothetical.
+    Temporality,
+    /// The patient or someone else.
+    Experiencer,
+    /// Resolved, a past time, or happening now.
+    Status,
+    /// Whether the writer speaks about another person (third person).
+    Person,
+    /// Certain, or only a possibility being checked.
+    Certainty,
+}
+
 /// A cue that decided part of a finding's context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CueUse {
@@ -115,6 +145,9 @@ pub struct CueUse {
     pub start: usize,
     /// Byte offset just past the cue in the original text.
     pub end: usize,
+    /// What this cue decided (one cue can decide several aspects: "family
+    /// history of" makes a mention historical and someone else's).
+    pub decides: Vec<Aspect>,
 }
 
 /// The context that applied to a finding.
@@ -128,14 +161,50 @@ pub struct Context {
     pub experiencer: Experiencer,
     /// Whether it happened recently and is over ("fine now").
     pub resolved: bool,
+    /// Whether it is only a possibility being checked ("to rule out MI").
+    pub uncertain: bool,
+    /// Whether the writer speaks about another person ("my husband", "he",
+    /// "the patient"): still the patient of the message, but a past time
+    /// alone does not make it over.
+    pub third_person: bool,
     /// The cues that decided the above (empty: plain assertion).
     pub cues: Vec<CueUse>,
+}
+
+impl Default for Context {
+    /// A plain assertion: affirmed, recent, about the patient, no cues.
+    fn default() -> Context {
+        Context {
+            negated: false,
+            temporality: Temporality::Recent,
+            experiencer: Experiencer::Patient,
+            resolved: false,
+            uncertain: false,
+            third_person: false,
+            cues: Vec::new(),
+        }
+    }
 }
 
 impl Context {
     /// Whether the finding counts at all (asserted, current or resolved).
     pub fn asserted(&self) -> bool {
-        !self.negated && self.temporality == Temporality::Recent
+        !self.negated && !self.uncertain && self.temporality == Temporality::Recent
+    }
+
+    /// The cue that decided `aspect`, if a cue did (none: the default, an
+    /// affirmed recent mention about the patient).
+    ///
+    /// ```
+    /// use portal_triage::{Aspect, Triage};
+    /// let text = "Family history of stroke, no chest pain.";
+    /// let (_, c) = Triage::default().context_of_phrase(text, "stroke").unwrap();
+    /// let cue = c.cue_for(Aspect::Experiencer).unwrap();
+    /// assert_eq!(&text[cue.start..cue.end], "Family history of");
+    /// assert!(c.cue_for(Aspect::Negation).is_none());
+    /// ```
+    pub fn cue_for(&self, aspect: Aspect) -> Option<&CueUse> {
+        self.cues.iter().find(|u| u.decides.contains(&aspect))
     }
 }
 
@@ -286,18 +355,25 @@ pub(crate) struct Assessment {
     pub negated: Option<u32>,
     pub temporality: Option<(Temporality, u32)>,
     pub other: Option<u32>,
+    /// The nearest third-person cue ("my husband", "he").
+    pub third: Option<u32>,
+    /// The first uncertainty cue that reaches the target ("to rule out").
+    pub uncertain: Option<u32>,
     /// `Resolved` or `Past` (or `Current`, which means "not resolved").
     pub status: Option<(CueCategory, u32)>,
 }
 
 impl Assessment {
-    /// The cue hits that decided something (a hit may decide several).
-    pub fn deciding(&self) -> impl Iterator<Item = u32> {
+    /// The cue hits that decided something, with what each decided (a hit
+    /// may decide several aspects and then appears once per aspect).
+    pub fn deciding(&self) -> impl Iterator<Item = (u32, Aspect)> {
         [
-            self.negated,
-            self.temporality.map(|x| x.1),
-            self.other,
-            self.status.map(|x| x.1),
+            self.negated.map(|h| (h, Aspect::Negation)),
+            self.temporality.map(|x| (x.1, Aspect::Temporality)),
+            self.other.map(|h| (h, Aspect::Experiencer)),
+            self.third.map(|h| (h, Aspect::Person)),
+            self.uncertain.map(|h| (h, Aspect::Certainty)),
+            self.status.map(|x| (x.1, Aspect::Status)),
         ]
         .into_iter()
         .flatten()
@@ -332,6 +408,7 @@ pub(crate) fn assess(
     let mut out = Assessment::default();
     let mut best_time: Option<(u32, u8)> = None; // distance, rank
     let mut best_other: Option<u32> = None;
+    let mut best_third: Option<u32> = None;
     // Nearest (distance, hit) of each status kind.
     let mut current: Option<(u32, u32)> = None;
     let mut resolved: Option<(u32, u32)> = None;
@@ -414,6 +491,17 @@ pub(crate) fn assess(
                 }
             }
             CueCategory::Subject | CueCategory::Anchor => {}
+            CueCategory::Uncertain => {
+                if out.uncertain.is_none() {
+                    out.uncertain = Some(h);
+                }
+            }
+            CueCategory::ThirdPerson => {
+                if best_third.is_none_or(|d| distance < d) {
+                    best_third = Some(distance);
+                    out.third = Some(h);
+                }
+            }
             CueCategory::Other => {
                 if best_other.is_none_or(|d| distance < d) {
                     best_other = Some(distance);

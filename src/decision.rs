@@ -76,6 +76,8 @@ pub enum SuppressedBy {
     Hypothetical,
     /// Someone else's past ("my dad died of").
     Family,
+    /// Only a possibility being checked ("to rule out a heart attack").
+    Uncertain,
     /// A pseudo-cue or harmless idiom claimed the words ("dying to know").
     Idiom,
 }

@@ -287,12 +287,15 @@ impl Triage {
         if !text.chars().any(char::is_alphanumeric) {
             flags.push(Flag::NoWords);
         }
-        let analysis = self.analyze(text);
+        let analysis = self.analyze(text, &[]);
         self.decide(text, analysis, flags)
     }
 
     /// Find phrases and patterns, resolve overlaps, read numbers.
-    fn scan(&self, t: &str) -> Scan {
+    /// `targets` are mentions assessed from outside (normalized spans);
+    /// like findings, they keep a pseudo phrase from hiding a cue when they
+    /// begin inside it ("no change" + "change in vision").
+    fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
         let c = &*self.inner;
         let mut cands: Vec<Candidate> = Vec::new();
         if let Some(ac) = &c.automaton {
@@ -381,19 +384,57 @@ impl Triage {
             trigger_reach.push(reach);
         }
 
+        // An assessed target is the reading of its words: a finding that
+        // overlaps it does not swallow the cue words around the target
+        // ("status post" in the finding "status post liver transplant" is
+        // the target "liver transplant"'s cue).
+        if !targets.is_empty() {
+            triggers.retain(|t| !targets.iter().any(|&(s, e)| t.start < e && s < t.end));
+            trigger_reach.clear();
+            let mut reach = 0;
+            for t in &triggers {
+                reach = t.end.max(reach);
+                trigger_reach.push(reach);
+            }
+        }
+
         // Cues and terminators. A cue inside a longer cue of another kind is
         // part of it ("now" in "fine now", "no" in "no longer"); nested cues
         // of one kind agree and both stand ("fine now" in "she's fine now"),
         // and so do cues that merely overlap ("totally fine", "fine since").
         // A cue word inside a pseudo phrase or a finding is part of it: "no
         // doubt", "can't breathe".
+        //
+        // A pseudo phrase that a finding (or an assessed target) begins
+        // inside and runs past is not a pseudo phrase there: its words are
+        // the cue before the finding ("no change" + "change in vision" is a
+        // negated change in vision), so it does not hide the cue.
+        let runs_past = |p: &Candidate, s: u32, e: u32| p.start < s && s < p.end && e > p.end;
+        let pseudo_for_cues: Vec<Candidate> = pseudo
+            .iter()
+            .filter(|p| {
+                let lo = triggers.partition_point(|t| t.start <= p.start);
+                let hi = triggers.partition_point(|t| t.start < p.end);
+                !triggers[lo..hi.max(lo)]
+                    .iter()
+                    .any(|t| runs_past(p, t.start, t.end))
+                    && !targets.iter().any(|&(s, e)| runs_past(p, s, e))
+            })
+            .copied()
+            .collect();
+        let inside_pseudo = |k: &Candidate| {
+            let i = pseudo_for_cues.partition_point(|p| p.start <= k.start);
+            i.checked_sub(1)
+                .and_then(|i| pseudo_for_cues.get(i))
+                .is_some_and(|p| p.end >= k.end)
+        };
         let kind = |o: Owner| match o {
             Owner::Cue(i) => Some(c.rules.cues[i as usize].category),
             _ => None,
         };
         let mut cues: Vec<Candidate> = Vec::new();
         for &k in &cands[f_end..] {
-            if container(&k).is_some() {
+            if inside_pseudo(&k) {
                 continue;
             }
             let i = triggers.partition_point(|t| t.start <= k.start);
@@ -429,9 +470,16 @@ impl Triage {
 
     /// Normalize, scan, and lay out words, sentences and cue hits: all a
     /// decision or a context assessment needs.
-    fn analyze(&self, text: &str) -> Analysis {
+    fn analyze(&self, text: &str, targets: &[std::ops::Range<usize>]) -> Analysis {
         let norm = Normalized::new(text);
-        let scan = self.scan(&norm.text);
+        let targets: Vec<(u32, u32)> = targets
+            .iter()
+            .map(|r| {
+                let s = norm.normalized_offset(r.start) as u32;
+                (s, (norm.normalized_offset(r.end) as u32).max(s))
+            })
+            .collect();
+        let scan = self.scan(&norm.text, &targets);
         let mut layout = Layout::default();
         layout.build(&norm.text);
         layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
@@ -471,11 +519,12 @@ impl Triage {
             text: original.get(s..e).unwrap_or("").to_string(),
             start: s,
             end: e,
+            decides: Vec::new(),
         }
     }
 
     /// The public context of an assessment: its flags and deciding cues.
-    fn context_of(
+    fn build_context(
         &self,
         an: &Analysis,
         original: &str,
@@ -487,20 +536,29 @@ impl Triage {
         } else {
             Experiencer::Patient
         };
+        let third_person = a.third.is_some();
         // A past time alone ("passed out yesterday") resolves an event only
         // when the writer had it: they are writing, so it is over. Someone
         // else's ("found him unresponsive this morning") needs a resolution
         // cue.
         let resolved = match a.status {
             Some((CueCategory::Resolved, _)) => true,
-            Some((CueCategory::Past, _)) => past_resolves && experiencer == Experiencer::Patient,
+            Some((CueCategory::Past, _)) => {
+                past_resolves && experiencer == Experiencer::Patient && !third_person
+            }
             _ => false,
         };
         let mut cues: Vec<CueUse> = Vec::new();
-        for h in a.deciding() {
-            let u = self.cue_use(an, original, h);
-            if !cues.contains(&u) {
-                cues.push(u);
+        let mut from: Vec<u32> = Vec::new(); // the hit behind each of `cues`
+        for (h, aspect) in a.deciding() {
+            match from.iter().position(|&x| x == h) {
+                Some(i) => cues[i].decides.push(aspect),
+                None => {
+                    let mut u = self.cue_use(an, original, h);
+                    u.decides.push(aspect);
+                    cues.push(u);
+                    from.push(h);
+                }
             }
         }
         crate::context::Context {
@@ -508,6 +566,8 @@ impl Triage {
             temporality: a.temporality.map_or(Temporality::Recent, |(t, _)| t),
             experiencer,
             resolved,
+            uncertain: a.uncertain.is_some(),
+            third_person,
             cues,
         }
     }
@@ -579,7 +639,7 @@ impl Triage {
             let rule = &c.rules.rules[r as usize];
             let a = context::assess(layout, &c.cue_specs, hits, c.cue_reach, s, e);
             let (os, oe) = orig(s, e);
-            let ctx = self.context_of(&an, original, &a, rule.past_resolves);
+            let ctx = self.build_context(&an, original, &a, rule.past_resolves);
             let (negated, resolved) = (ctx.negated, ctx.resolved);
             let suppress = if negated {
                 Some((SuppressedBy::Negated, a.negated))
@@ -598,7 +658,7 @@ impl Triage {
                         };
                         Some((by, Some(h)))
                     }
-                    _ => None,
+                    _ => a.uncertain.map(|h| (SuppressedBy::Uncertain, Some(h))),
                 }
             };
             if let Some((by, Some(h))) = suppress {
@@ -668,6 +728,7 @@ impl Triage {
             let other = parts
                 .iter()
                 .any(|&i| findings[i].context.experiencer == Experiencer::Other);
+            let third_person = parts.iter().any(|&i| findings[i].context.third_person);
             // A combination is resolved only when all of it has resolved
             // (vomited blood this morning, lightheaded now: not resolved);
             // qualifiers ("first ever", "on warfarin") have no time of their
@@ -697,6 +758,8 @@ impl Triage {
                         Experiencer::Patient
                     },
                     resolved,
+                    uncertain: false,
+                    third_person,
                     cues: Vec::new(),
                 },
                 because,
@@ -743,20 +806,47 @@ impl Triage {
     }
 
     /// Assess the context of the byte range `start..end` of `text` (a
-    /// mention of a condition), with this engine's cues. Offsets outside the
-    /// text or off character boundaries are clamped to the nearest valid
-    /// ones.
+    /// mention of a condition), with this engine's cues: negated or not,
+    /// recent, historical or hypothetical, the patient or someone else,
+    /// resolved or not, and the cue (with its span in `text`) that decided
+    /// each ([`Context::cue_for`]). The triage decision uses the very same
+    /// assessment for every finding.
+    ///
+    /// Offsets outside the text or off character boundaries are clamped to
+    /// the nearest valid ones.
     ///
     /// ```
-    /// use portal_triage::{Temporality, Triage};
+    /// use portal_triage::{Aspect, Temporality, Triage};
     /// let t = Triage::default();
     /// let text = "Patient denies chest pain. History of stroke in 2019.";
     /// let c = t.context(text, 15, 25);
     /// assert!(c.negated);
+    /// let cue = c.cue_for(Aspect::Negation).unwrap();
+    /// assert_eq!((cue.id.as_str(), &text[cue.start..cue.end]), ("negation.forward", "denies"));
     /// let c = t.context(text, 38, 44);
     /// assert_eq!(c.temporality, Temporality::Historical);
     /// ```
     pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
+        // One span in, one context out.
+        self.contexts(text, &[start..end]).pop().unwrap_or_default()
+    }
+
+    /// Assess several mentions of one text at once (the text is read once).
+    /// Returns one [`Context`](crate::Context) per span, in order; spans
+    /// are clamped as in [`Triage::context`].
+    ///
+    /// ```
+    /// use portal_triage::{Experiencer, Triage};
+    /// let text = "Mother had breast cancer. Patient reports chest pain.";
+    /// let c = Triage::default().contexts(text, &[11..24, 42..52]);
+    /// assert_eq!(c[0].experiencer, Experiencer::Other);
+    /// assert!(c[1].asserted());
+    /// ```
+    pub fn contexts(
+        &self,
+        text: &str,
+        spans: &[std::ops::Range<usize>],
+    ) -> Vec<crate::context::Context> {
         let c = &*self.inner;
         let clamp = |mut p: usize| {
             p = p.min(text.len());
@@ -765,13 +855,41 @@ impl Triage {
             }
             p
         };
-        let (start, end) = (clamp(start), clamp(end.max(start)));
-        let an = self.analyze(text);
-        // Map original offsets to normalized ones.
-        let ns = an.norm.normalized_offset(start) as u32;
-        let ne = (an.norm.normalized_offset(end) as u32).max(ns);
-        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
-        self.context_of(&an, text, &a, false)
+        let an = self.analyze(text, spans);
+        spans
+            .iter()
+            .map(|span| {
+                let (start, end) = (clamp(span.start), clamp(span.end.max(span.start)));
+                // Map original offsets to normalized ones.
+                let ns = an.norm.normalized_offset(start) as u32;
+                let ne = (an.norm.normalized_offset(end) as u32).max(ns);
+                let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
+                self.build_context(&an, text, &a, false)
+            })
+            .collect()
+    }
+
+    /// Find `phrase` in `text` (as [`find_phrase`] does: case-insensitive,
+    /// flexible whitespace and punctuation folding, whole words, first
+    /// occurrence) and assess its context. `None` when the phrase does not
+    /// occur.
+    ///
+    /// ```
+    /// use portal_triage::{Temporality, Triage};
+    /// let t = Triage::default();
+    /// let text = "Return to the ED if you develop fever or shortness of breath.";
+    /// let (span, c) = t.context_of_phrase(text, "Shortness  of breath").unwrap();
+    /// assert_eq!(&text[span], "shortness of breath");
+    /// assert_eq!(c.temporality, Temporality::Hypothetical);
+    /// assert!(t.context_of_phrase(text, "chest pain").is_none());
+    /// ```
+    pub fn context_of_phrase(
+        &self,
+        text: &str,
+        phrase: &str,
+    ) -> Option<(std::ops::Range<usize>, crate::context::Context)> {
+        let (s, e) = find_phrase(text, phrase)?;
+        Some((s..e, self.context(text, s, e)))
     }
 
     /// Run every inline test of the rule set (rules, vitals, combinations
@@ -1008,7 +1126,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
         if f.context.resolved {
             c.push_str(" (resolved)");
         }
-        if f.context.experiencer == Experiencer::Other {
+        if f.context.experiencer == Experiencer::Other || f.context.third_person {
             c.push_str(" (someone else)");
         }
         if seen.insert(c.clone()) {
@@ -1033,6 +1151,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
                     SuppressedBy::Historical => "historical",
                     SuppressedBy::Hypothetical => "hypothetical",
                     SuppressedBy::Family => "family history",
+                    SuppressedBy::Uncertain => "to be ruled out",
                     SuppressedBy::Idiom => "idiom",
                 }
             );

@@ -41,7 +41,9 @@ mod route;
 mod rules;
 mod vitals;
 
-pub use context::{Context, CueCategory, CueUse, Direction, Experiencer, Scope, Temporality};
+pub use context::{
+    Aspect, Context, CueCategory, CueUse, Direction, Experiencer, Scope, Temporality,
+};
 pub use decision::{Cause, Decision, Finding, Flag, Suppressed, SuppressedBy};
 pub use engine::{DEFAULT_MAX_MESSAGE_BYTES, TestFailure, Triage, find_phrase};
 pub use error::{Diagnostic, Error, ErrorKind};

@@ -111,7 +111,7 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// | code | warning |
 /// | --- | --- |
 /// | `W0001` | the same phrase in two finding rules (both fire on it) |
-/// | `W0002` | a phrase that can never act: a cue or terminator phrase that is also a finding or pseudo phrase, or a pseudo phrase that is also a finding phrase |
+/// | `W0002` | a phrase that never acts: a cue or terminator phrase that is also a finding phrase (or acts only where a finding begins inside it: also a pseudo phrase), or a pseudo phrase that is also a finding phrase |
 /// | `W0003` | a more urgent phrase inside a less urgent rule's phrase: where the longer one is written, the urgent one does not count |
 /// | `W0004` | a cue without tests (a rule without a test that fires is already error `E0007`) |
 /// | `W0005` | a cue that names a context category no cue of the set has |
@@ -338,20 +338,24 @@ impl Linter<'_> {
         let mut pending = Vec::new();
         for (id, phrases, origin, what) in cues.chain(terminators) {
             for p in phrases {
-                let winner = finding
-                    .get(p.as_str())
-                    .map(|r| format!("phrase of the finding rule `{r}`"))
-                    .or_else(|| {
-                        pseudo
-                            .get(p.as_str())
-                            .map(|r| format!("pseudo phrase of `{r}`"))
-                    });
-                if let Some(winner) = winner {
-                    pending.push((id, p, origin, what, winner));
+                // A finding on the same words always claims them; a pseudo
+                // phrase does, except where a finding begins inside it and
+                // runs past it ("no change" + "change in vision").
+                let why = match (finding.get(p.as_str()), pseudo.get(p.as_str())) {
+                    (Some(r), _) => Some(format!(
+                        "{what} phrase \"{p}\" of `{id}` never acts: it is also a phrase of the finding rule `{r}`, and a {what} inside a finding is part of it; remove it here or there"
+                    )),
+                    (None, Some(r)) => Some(format!(
+                        "{what} phrase \"{p}\" of `{id}` acts only where a finding begins inside its words: it is also a pseudo phrase of `{r}`, which claims those words everywhere else; remove it here or there"
+                    )),
+                    (None, None) => None,
+                };
+                if let Some(why) = why {
+                    pending.push((id, p, origin, why));
                 }
             }
         }
-        for (id, p, origin, what, winner) in pending {
+        for (id, p, origin, why) in pending {
             self.push(
                 At {
                     path: origin.map_or("", |(p, _)| p.as_str()),
@@ -361,9 +365,7 @@ impl Linter<'_> {
                     key: None,
                 },
                 "W0002",
-                format!(
-                    "{what} phrase \"{p}\" of `{id}` can never act: it is also a {winner}, and a {what} inside a finding or pseudo phrase is part of it; remove it here or there"
-                ),
+                why,
             );
         }
     }

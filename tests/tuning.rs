@@ -501,7 +501,9 @@ fn explain_marks_spans_without_colour_when_piped() {
         "{out}"
     );
     assert!(
-        out.contains("other.person \"my husband\" (other)"),
+        out.contains(
+            "context: current, the patient, written of in the third person; cues: person.third \"my husband\" (third-person)"
+        ),
         "the context and its cue: {out}"
     );
     assert!(

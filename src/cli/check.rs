@@ -10,8 +10,8 @@ Reports every problem as `path:line:col: error[CODE]: message` (or
 `warning[CODE]`) with the source line and a caret, then a summary line.
 Errors: the rule files do not load (E0001-E0011, all at once), an inline
 test fails (E0010), a combination names a group no rule earns (E0006).
-Warnings (lints): W0001 the same phrase in two rules; W0002 a phrase that can
-never act; W0003 a more urgent phrase hidden inside a less urgent one;
+Warnings (lints): W0001 the same phrase in two rules; W0002 a phrase that
+never acts; W0003 a more urgent phrase hidden inside a less urgent one;
 W0004 a cue without tests; W0005 an unknown context category; W0006 a vital
 threshold outside readable values; W0007 (only with --pedantic) a rule
 without a must-not-fire test; W0008 a pattern with an upper-case letter or an

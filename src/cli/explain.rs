@@ -190,8 +190,13 @@ fn context_words(c: &portal_triage::Context) -> String {
     if c.resolved {
         parts.push("resolved (over now)");
     }
+    if c.uncertain {
+        parts.push("uncertain (being ruled out)");
+    }
     if c.experiencer == Experiencer::Other {
         parts.push("someone else, now");
+    } else if c.third_person {
+        parts.push("the patient, written of in the third person");
     }
     let mut s = parts.join(", ");
     if !c.cues.is_empty() {

@@ -1,6 +1,7 @@
 //! Subcommands of the `portal-triage` binary.
 
 mod check;
+mod context;
 mod diff;
 mod eval;
 mod explain;
@@ -53,6 +54,10 @@ enum Command {
     /// Score JSON Lines messages ({"id", "text"}) and write one JSON line per
     /// input line, in order.
     Score(score::Args),
+    /// Assess the context of one mention per record (JSON Lines {"id",
+    /// "text", "target"}): negated, recent/historical/hypothetical,
+    /// patient/other, and the cues that decided it.
+    Context(context::Args),
     /// Run every inline test of a rule set and report failures (exit 0 all
     /// pass, 1 some fail, 2 the rules do not load).
     Test(TestArgs),
@@ -96,6 +101,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Score(args) => score::run(args),
+        Command::Context(args) => context::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Explain(args) => explain::run(args),

@@ -104,7 +104,7 @@ pub fn run(args: Args) -> i32 {
     }
 }
 
-fn trim_line(line: &[u8]) -> &[u8] {
+pub(super) fn trim_line(line: &[u8]) -> &[u8] {
     let mut l = line;
     while let [rest @ .., b'\n' | b'\r'] = l {
         l = rest;
@@ -191,7 +191,7 @@ fn score_line(engine: &portal_triage::Triage, raw: &[u8], line_no: usize, args: 
 /// Find `"field": value` in a line that is not valid JSON and decode the
 /// value: a string (up to its closing quote, or the end of the line when the
 /// record was cut), or a number.
-fn salvage(line: &str, field: &str) -> Option<Value> {
+pub(super) fn salvage(line: &str, field: &str) -> Option<Value> {
     let key = format!("\"{field}\"");
     let at = line.find(&key)? + key.len();
     let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();

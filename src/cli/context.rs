@@ -1,0 +1,214 @@
+//! `portal-triage context`: the context of one mention per record (negated?
+//! recent, historical or hypothetical? the patient or someone else?), with
+//! the cues that decided it.
+
+use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
+use portal_triage::Triage;
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+Input: JSON Lines, one object per line:
+  {\"id\": ..., \"text\": \"...\", \"target\": \"a phrase in the text\"}
+The target is found case-insensitively, with flexible whitespace, as whole
+words (its first occurrence). Instead of a target, \"start\" and \"end\" byte
+offsets of the mention in the text may be given.
+
+Output: one JSON object per input line, in input order:
+  {\"id\", \"found\": true, \"start\", \"end\", \"negated\": bool,
+   \"temporality\": \"recent\"|\"historical\"|\"hypothetical\",
+   \"experiencer\": \"patient\"|\"other\", \"resolved\": bool,
+   \"cues\": [{\"id\", \"category\", \"text\", \"start\", \"end\", \"decides\"}]}
+A target that does not occur gives {\"id\", \"found\": false, \"error\", \"line\"};
+a malformed line gives a record with \"error\" and \"line\". Blank lines are
+skipped. Errors on stderr name line numbers, never message text.
+
+Exit codes: 0 every record assessed; 1 some records were malformed or their
+target was not found (the output is still complete); 2 usage, rule or I/O
+error.")]
+pub struct Args {
+    /// JSON Lines file (standard input when absent or `-`).
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Name of the id field.
+    #[arg(long, default_value = "id")]
+    id_field: String,
+    /// Name of the text field.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+    /// Name of the target-phrase field.
+    #[arg(long, default_value = "target")]
+    target_field: String,
+}
+
+pub fn run(args: Args) -> i32 {
+    let engine = match args.rules.engine() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("portal-triage: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let input: Box<dyn Read> = match &args.file {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => match std::fs::File::open(p) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("portal-triage: cannot open {}: {e}", p.display());
+                return EXIT_ERROR;
+            }
+        },
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut line = Vec::new();
+    let mut line_no = 0usize;
+    let mut problems = 0usize;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("portal-triage: read error after line {line_no}: {e}");
+                return EXIT_ERROR;
+            }
+        }
+        line_no += 1;
+        let raw = super::score::trim_line(&line);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue; // blank lines are not records
+        }
+        let record = assess_line(&engine, raw, line_no, &args);
+        if record.get("error").is_some() {
+            problems += 1;
+        }
+        let write = serde_json::to_writer(&mut out, &record)
+            .map_err(std::io::Error::from)
+            .and_then(|_| out.write_all(b"\n"));
+        if let Err(e) = write {
+            if e.kind() == ErrorKind::BrokenPipe {
+                return EXIT_OK;
+            }
+            eprintln!("portal-triage: write error: {e}");
+            return EXIT_ERROR;
+        }
+    }
+    if let Err(e) = out.flush() {
+        if e.kind() != ErrorKind::BrokenPipe {
+            eprintln!("portal-triage: write error: {e}");
+            return EXIT_ERROR;
+        }
+    }
+    if problems > 0 {
+        eprintln!(
+            "portal-triage: {problems} record(s) could not be assessed as given; each carries an \"error\" field"
+        );
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Where the mention is: a target phrase, or byte offsets.
+enum Mention {
+    Phrase(String),
+    Span(usize, usize),
+}
+
+/// Assess one input line into one output record; never fails.
+fn assess_line(engine: &Triage, raw: &[u8], line_no: usize, args: &Args) -> Value {
+    let text_owned = String::from_utf8_lossy(raw);
+    let mut rec = Map::new();
+    let mut error: Option<String> = std::str::from_utf8(raw)
+        .is_err()
+        .then(|| "invalid UTF-8".to_string());
+    let (id, text, mention) = match serde_json::from_str::<Value>(&text_owned) {
+        Ok(Value::Object(obj)) => {
+            let id = obj.get(&args.id_field).cloned().unwrap_or(Value::Null);
+            let text = match obj.get(&args.text_field) {
+                Some(Value::String(s)) => s.clone(),
+                _ => {
+                    error.get_or_insert_with(|| {
+                        format!("missing or non-string text field `{}`", args.text_field)
+                    });
+                    String::new()
+                }
+            };
+            let offset = |k: &str| obj.get(k).and_then(Value::as_u64).map(|n| n as usize);
+            let mention = match (obj.get(&args.target_field), offset("start"), offset("end")) {
+                (Some(Value::String(t)), _, _) => Some(Mention::Phrase(t.clone())),
+                (_, Some(s), Some(e)) => Some(Mention::Span(s, e)),
+                _ => {
+                    error.get_or_insert_with(|| {
+                        format!(
+                            "no target: give a string `{}` or numeric `start` and `end`",
+                            args.target_field
+                        )
+                    });
+                    None
+                }
+            };
+            (id, text, mention)
+        }
+        Ok(_) => {
+            error.get_or_insert_with(|| "not a JSON object".to_string());
+            (Value::Null, String::new(), None)
+        }
+        Err(_) => {
+            error.get_or_insert_with(|| "bad JSON".to_string());
+            let id = super::score::salvage(&text_owned, &args.id_field).unwrap_or(Value::Null);
+            let field = |k: &str| match super::score::salvage(&text_owned, k) {
+                Some(Value::String(t)) => Some(t),
+                _ => None,
+            };
+            let mention = field(&args.target_field).map(Mention::Phrase);
+            (id, field(&args.text_field).unwrap_or_default(), mention)
+        }
+    };
+    rec.insert("id".into(), id);
+    let span = match mention {
+        Some(Mention::Phrase(t)) => portal_triage::find_phrase(&text, &t),
+        Some(Mention::Span(s, e)) => {
+            let ok =
+                s <= e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e);
+            if !ok {
+                error.get_or_insert_with(|| {
+                    format!(
+                        "start..end ({s}..{e}) is not a span of the text ({} bytes, on character boundaries)",
+                        text.len()
+                    )
+                });
+            }
+            ok.then_some((s, e))
+        }
+        None => None,
+    };
+    match span {
+        Some((s, e)) => {
+            let c = engine.context(&text, s, e);
+            rec.insert("found".into(), json!(true));
+            rec.insert("start".into(), json!(s));
+            rec.insert("end".into(), json!(e));
+            rec.insert("negated".into(), json!(c.negated));
+            rec.insert("temporality".into(), json!(c.temporality));
+            rec.insert("experiencer".into(), json!(c.experiencer));
+            rec.insert("resolved".into(), json!(c.resolved));
+            rec.insert("cues".into(), json!(c.cues));
+        }
+        None => {
+            rec.insert("found".into(), json!(false));
+            error.get_or_insert_with(|| "target not found in text".to_string());
+        }
+    }
+    if let Some(e) = error {
+        rec.insert("error".into(), json!(e));
+        rec.insert("line".into(), json!(line_no));
+    }
+    Value::Object(rec)
+}

@@ -49,6 +49,11 @@ pub fn run(args: Args) -> i32 {
     let text = match args.text.as_deref() {
         Some(t) if t != "-" => t.to_string(),
         _ => {
+            if std::io::stdin().is_terminal() {
+                eprintln!(
+                    "portal-triage: reading the message from standard input (end it with Ctrl-D)"
+                );
+            }
             let mut buf = Vec::new();
             if let Err(e) = std::io::stdin().lock().read_to_end(&mut buf) {
                 eprintln!("portal-triage: cannot read standard input: {e}");

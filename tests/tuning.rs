@@ -658,3 +658,36 @@ fn diff_names_the_cue_behind_a_change() {
         "idiom by site.clinic-names"
     );
 }
+
+/// `... | head` closes the pipe early: no panic, no error message, and the
+/// exit code still tells the result.
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    for (args, want) in [
+        (&["check"][..], None),
+        (&["rules", "--phrases"][..], Some(0)),
+    ] {
+        let mut child = bin()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away (more than a pipe's buffer is written)
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
+        if let Some(code) = want {
+            assert_eq!(out.status.code(), Some(code), "{args:?}");
+        } else {
+            assert_ne!(
+                out.status.code(),
+                Some(1),
+                "{args:?}: the built-in rules have no errors"
+            );
+        }
+    }
+}

@@ -149,7 +149,7 @@ pub fn run(args: Args) -> i32 {
     }
     errors.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
 
-    if args.json {
+    let report = if args.json {
         let doc = serde_json::json!({
             "other_errors": other_errors,
             "errors": errors,
@@ -158,33 +158,34 @@ pub fn run(args: Args) -> i32 {
             "tests": n_tests,
             "hidden_base_warnings": hidden,
         });
-        println!("{doc:#}");
+        format!("{doc:#}\n")
     } else {
+        let mut o = String::new();
         for e in &other_errors {
-            println!("error: {e}\n");
+            o.push_str(&format!("error: {e}\n\n"));
         }
         for e in &errors {
-            println!("{e}\n");
+            o.push_str(&format!("{e}\n\n"));
         }
         for w in &warnings {
-            println!("{w}\n");
+            o.push_str(&format!("{w}\n\n"));
         }
-        println!(
-            "check: {} error{}, {} warning{} ({n_rules} rules, {n_tests} rule tests)",
-            errors.len() + other_errors.len(),
-            if errors.len() + other_errors.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
+        let n_errors = errors.len() + other_errors.len();
+        o.push_str(&format!(
+            "check: {n_errors} error{}, {} warning{} ({n_rules} rules, {n_tests} rule tests)\n",
+            if n_errors == 1 { "" } else { "s" },
             warnings.len(),
             if warnings.len() == 1 { "" } else { "s" },
-        );
+        ));
         if hidden > 0 {
-            println!(
-                "({hidden} warnings about the base rules alone are not shown: check them without --extra-rules)"
-            );
+            o.push_str(&format!(
+                "({hidden} warnings about the base rules alone are not shown: check them without --extra-rules)\n"
+            ));
         }
+        o
+    };
+    if let Err(code) = super::output::emit(&report) {
+        return code;
     }
     if !errors.is_empty() || !other_errors.is_empty() {
         super::EXIT_PROBLEMS

@@ -427,16 +427,19 @@ pub fn run(args: Args) -> i32 {
         skipped: problems.iter().map(ToString::to_string).collect(),
         changes,
     };
-    if args.json {
+    let text = if args.json {
         match serde_json::to_string_pretty(&rep) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("portal-triage: cannot serialize the diff: {e}");
                 return EXIT_ERROR;
             }
         }
     } else {
-        print!("{}", render(&rep));
+        render(&rep)
+    };
+    if let Err(code) = super::output::emit(&text) {
+        return code;
     }
     if rep.summary.regressions > 0 {
         eprintln!(

@@ -517,9 +517,9 @@ pub fn run(args: Args) -> i32 {
     let mut e = evaluate(&engine, &records);
     e.gates = gates(&args, &e);
     e.skipped = problems.iter().map(ToString::to_string).collect();
-    if args.json {
+    let text = if args.json {
         match serde_json::to_string_pretty(&e) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(err) => {
                 eprintln!("portal-triage: cannot serialize the evaluation: {err}");
                 return EXIT_ERROR;
@@ -527,7 +527,10 @@ pub fn run(args: Args) -> i32 {
         }
     } else {
         let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
-        print!("{}", report(&e, &names.join(", ")));
+        report(&e, &names.join(", "))
+    };
+    if let Err(code) = super::output::emit(&text) {
+        return code;
     }
     let failed: Vec<&Gate> = e.gates.iter().filter(|g| !g.passed).collect();
     if !failed.is_empty() {

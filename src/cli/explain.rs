@@ -6,7 +6,7 @@
 use super::{EXIT_ERROR, EXIT_OK, RuleArgs};
 use portal_triage::{Decision, Experiencer, Temporality};
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -89,17 +89,9 @@ pub fn run(args: Args) -> i32 {
         };
         render(&text, &d, color)
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
+    match super::output::emit(&out) {
         Ok(()) => EXIT_OK,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
-        Err(e) => {
-            eprintln!("portal-triage: write error: {e}");
-            EXIT_ERROR
-        }
+        Err(code) => code,
     }
 }
 

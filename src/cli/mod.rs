@@ -6,6 +6,7 @@ mod diff;
 mod eval;
 mod explain;
 mod labeled;
+mod output;
 mod rules;
 mod score;
 

@@ -1,7 +1,6 @@
 //! `portal-triage rules`: list a rule set's rules, or export its phrases.
 
 use super::{EXIT_ERROR, EXIT_OK, RuleArgs};
-use std::io::{ErrorKind, Write};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -62,13 +61,8 @@ pub fn run(args: Args) -> i32 {
             ));
         }
     }
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match super::output::emit(&text) {
         Ok(()) => EXIT_OK,
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => EXIT_OK,
-        Err(e) => {
-            eprintln!("portal-triage: write error: {e}");
-            EXIT_ERROR
-        }
+        Err(code) => code,
     }
 }

@@ -426,7 +426,19 @@ pub(crate) fn assess(
         // Where is the cue, and how far (in words) from the target?
         // Where is the cue, and how far (in words) from the target? A cue
         // that overlaps the target's edge ("never had" + "had a seizure")
-        // sits on the side where it starts, at distance 0.
+        // sits on the side where it starts, at distance 0. Only a negation
+        // shares words with what it governs: the words a hypothetical or
+        // uncertain cue shares with a finding are the finding's own ("as if
+        // she was going to" + "going to pass out" is a near-faint).
+        let overlaps = hit.start < end && start < hit.end;
+        if overlaps
+            && matches!(
+                spec.category,
+                CueCategory::Hypothetical | CueCategory::Uncertain
+            )
+        {
+            continue;
+        }
         let (gap_a, gap_b, distance) = if hit.start < start {
             if spec.direction == Direction::Backward {
                 continue;

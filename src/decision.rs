@@ -20,7 +20,7 @@ pub struct Decision {
     pub suppressed: Vec<Suppressed>,
     /// The numbers read (blood pressure, glucose, ...), in text order.
     pub readings: Vec<Reading>,
-    /// Conditions of the input worth knowing (empty, truncated, ...).
+    /// Conditions of the input worth knowing (empty, chunked, ...).
     pub flags: Vec<Flag>,
     /// Plain-language advice for the patient.
     pub advice: String,
@@ -135,9 +135,9 @@ pub enum Flag {
     Empty,
     /// The text has no letters or digits (emoji only, symbols, noise).
     NoWords,
-    /// The text was longer than the engine's limit; only the first part was
-    /// read.
-    Truncated,
+    /// The text was longer than the engine's maximum message length and was
+    /// read in overlapping chunks (all of it was read).
+    Chunked,
     /// The text contained U+FFFD replacement characters (it was not valid
     /// UTF-8 where it came from).
     ReplacementCharacters,

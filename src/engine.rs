@@ -19,6 +19,10 @@ use std::sync::{Arc, OnceLock};
 /// The default longest message read in full, in bytes (1 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
 
+/// How much consecutive chunks of a long message overlap (at most; a quarter
+/// of the chunk size for small limits).
+const CHUNK_OVERLAP: usize = 16 << 10;
+
 /// Who owns a phrase or pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -162,8 +166,11 @@ impl Triage {
         Err(Error::with_diagnostics(ErrorKind::RuleTests, diagnostics))
     }
 
-    /// Build an engine that reads at most `max` bytes of each message (the
-    /// decision is flagged [`Flag::Truncated`] when a message is longer).
+    /// Build an engine that reads a message in one piece up to `max` bytes,
+    /// and a longer one in overlapping chunks of `max` bytes (the decision is
+    /// flagged [`Flag::Chunked`]). Memory per message is bounded by the chunk
+    /// size; time stays linear. Findings are not lost at chunk boundaries
+    /// when `max` is at least 64 KiB (chunks overlap by 16 KiB).
     pub fn with_max_message_bytes(rules: RuleSet, max: usize) -> Result<Triage, Error> {
         let mut phrases: Vec<String> = Vec::new();
         let mut owners: Vec<Vec<Owner>> = Vec::new();
@@ -255,19 +262,19 @@ impl Triage {
     /// Classify one message.
     ///
     /// Never panics, whatever the text; the time taken is linear in the
-    /// length of the text read.
+    /// length of the text. A text longer than the engine's maximum message
+    /// length ([`DEFAULT_MAX_MESSAGE_BYTES`] unless set with
+    /// [`Triage::with_max_message_bytes`]) is read in full, in overlapping
+    /// chunks of at most that length, and flagged [`Flag::Chunked`].
     pub fn classify(&self, text: &str) -> Decision {
-        let c = &*self.inner;
-        let mut flags = Vec::new();
-        let mut text = text;
-        if text.len() > c.max_message_bytes {
-            let mut cut = c.max_message_bytes;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text = &text[..cut];
-            flags.push(Flag::Truncated);
+        if text.len() > self.inner.max_message_bytes {
+            return self.classify_chunked(text);
         }
+        self.classify_one(text)
+    }
+
+    fn classify_one(&self, text: &str) -> Decision {
+        let mut flags = Vec::new();
         if text.contains('\u{FFFD}') {
             flags.push(Flag::ReplacementCharacters);
         }
@@ -289,6 +296,117 @@ impl Triage {
         }
         let analysis = self.analyze(text, &[]);
         self.decide(text, analysis, flags)
+    }
+
+    /// A long text, read in chunks of at most `max_message_bytes` that
+    /// overlap by `overlap` bytes. Each chunk owns the part of the text from
+    /// the middle of its leading overlap to the middle of its trailing one;
+    /// a finding counts in the chunk that owns its first byte. So a finding
+    /// no longer than `overlap / 2` bytes, with the context up to `overlap /
+    /// 2` bytes either side of it, is seen whole by its chunk: nothing is
+    /// lost at a boundary. (Combinations need their parts in one chunk.)
+    fn classify_chunked(&self, text: &str) -> Decision {
+        let max = self.inner.max_message_bytes;
+        let overlap = (max / 4).min(CHUNK_OVERLAP);
+        let floor = |mut p: usize| {
+            p = p.min(text.len());
+            while !text.is_char_boundary(p) {
+                p -= 1;
+            }
+            p
+        };
+        let mut parts: Vec<Decision> = Vec::new();
+        let (mut own_start, mut chunk_start) = (0usize, 0usize);
+        while own_start < text.len() {
+            let chunk_end = floor(chunk_start + max);
+            let own_end = if chunk_end >= text.len() {
+                text.len()
+            } else {
+                floor(chunk_end - overlap / 2)
+            };
+            // Always move forward, even past a character wider than the
+            // chunk.
+            let own_end = if own_end > own_start {
+                own_end
+            } else {
+                text[own_start..]
+                    .chars()
+                    .next()
+                    .map_or(text.len(), |c| own_start + c.len_utf8())
+            };
+            let chunk_end = chunk_end.max(own_end);
+            let mut d = self.classify_one(&text[chunk_start..chunk_end]);
+            let owns = |s: usize| (own_start..own_end).contains(&(s + chunk_start));
+            d.findings.retain(|f| owns(f.start));
+            d.suppressed.retain(|f| owns(f.start));
+            d.readings.retain(|r| owns(r.start));
+            for f in &mut d.findings {
+                f.start += chunk_start;
+                f.end += chunk_start;
+                for u in &mut f.context.cues {
+                    u.start += chunk_start;
+                    u.end += chunk_start;
+                }
+            }
+            for x in &mut d.suppressed {
+                x.start += chunk_start;
+                x.end += chunk_start;
+                x.cause.start += chunk_start;
+                x.cause.end += chunk_start;
+            }
+            for r in &mut d.readings {
+                r.start += chunk_start;
+                r.end += chunk_start;
+            }
+            parts.push(d);
+            own_start = own_end;
+            chunk_start = floor(own_end.saturating_sub(overlap / 2));
+        }
+        // The most urgent part decides the route, score and advice.
+        let lead = parts
+            .iter()
+            .enumerate()
+            .max_by(|(i, a), (j, b)| {
+                (a.route, a.score)
+                    .partial_cmp(&(b.route, b.score))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(j.cmp(i)) // the earliest on a tie
+            })
+            .map_or(0, |(i, _)| i);
+        let (route, score, advice) = parts
+            .get(lead)
+            .map(|d| (d.route, d.score, d.advice.clone()))
+            .unwrap_or((Route::NonUrgent, 0.0, ADVICE_ROUTINE.to_string()));
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut suppressed = Vec::new();
+        let mut readings = Vec::new();
+        let mut flags = vec![Flag::Chunked];
+        for d in parts {
+            findings.extend(d.findings);
+            suppressed.extend(d.suppressed);
+            readings.extend(d.readings);
+            for f in d.flags {
+                if f != Flag::Empty && !flags.contains(&f) {
+                    flags.push(f);
+                }
+            }
+        }
+        if flags.contains(&Flag::NoWords) && text.chars().any(char::is_alphanumeric) {
+            flags.retain(|f| *f != Flag::NoWords);
+        }
+        findings.sort_by(|a, b| (b.route, a.start).cmp(&(a.route, b.start)));
+        suppressed.sort_by_key(|x| x.start);
+        let summary = summary(route, &findings, &suppressed);
+        Decision {
+            route,
+            score,
+            findings,
+            suppressed,
+            readings,
+            flags,
+            advice,
+            summary,
+        }
     }
 
     /// Find phrases and patterns, resolve overlaps, read numbers.
@@ -822,13 +940,16 @@ impl Triage {
     /// let c = t.context(text, 15, 25);
     /// assert!(c.negated);
     /// let cue = c.cue_for(Aspect::Negation).unwrap();
-    /// assert_eq!((cue.id.as_str(), &text[cue.start..cue.end]), ("negation.forward", "denies"));
+    /// assert_eq!((cue.id.as_str(), &text[cue.start..cue.end]), ("negation.list", "denies"));
     /// let c = t.context(text, 38, 44);
     /// assert_eq!(c.temporality, Temporality::Historical);
     /// ```
     pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
         // One span in, one context out.
-        self.contexts(text, &[start..end]).pop().unwrap_or_default()
+        let span = std::ops::Range { start, end };
+        self.contexts(text, std::slice::from_ref(&span))
+            .pop()
+            .unwrap_or_default()
     }
 
     /// Assess several mentions of one text at once (the text is read once).

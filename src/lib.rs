@@ -24,6 +24,21 @@
 //! assert_eq!(d.route, Route::NonUrgent); // hypothetical
 //! ```
 //!
+//! The context engine is public on its own, for any mention in any text
+//! (clinical notes as well as patient messages): [`Triage::context`],
+//! [`Triage::contexts`] and [`Triage::context_of_phrase`] say whether a
+//! mention is negated, recent, historical or hypothetical, about the patient
+//! or someone else, resolved or only to be ruled out, and which cue decided
+//! each ([`Context::cue_for`]).
+//!
+//! ```
+//! use portal_triage::{Temporality, Triage};
+//!
+//! let text = "Denies fever. Return if she develops chest pain or shortness of breath.";
+//! let (_, c) = Triage::default().context_of_phrase(text, "shortness of breath").unwrap();
+//! assert_eq!(c.temporality, Temporality::Hypothetical);
+//! ```
+//!
 //! The clinical knowledge lives in TOML rule files (`rules/` in the
 //! repository, compiled in). Load a site's own with [`RuleSet::from_dir`],
 //! or layer extra files on the default with [`RuleSet::layered`].

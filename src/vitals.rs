@@ -241,11 +241,15 @@ impl Readers {
             let (Some(m), Some(s), Some(d)) = (c.get(0), c.get(1), c.get(2)) else {
                 continue;
             };
-            // Not part of a longer number, date or ratio.
+            // Not part of a longer number, date or ratio. A full stop after
+            // the reading ends the sentence ("BP 200/125. Is that ok?"); a
+            // decimal point followed by a digit does not.
             let before = m.start().checked_sub(1).map(|i| bytes[i]);
             let after = bytes.get(m.end()).copied();
+            let after2 = bytes.get(m.end() + 1).copied();
             if before.is_some_and(|b| b.is_ascii_digit() || b == b'/' || b == b'.')
-                || after.is_some_and(|b| b.is_ascii_digit() || b == b'/' || b == b'.')
+                || after.is_some_and(|b| b.is_ascii_digit() || b == b'/')
+                || (after == Some(b'.') && after2.is_some_and(|b| b.is_ascii_digit()))
             {
                 continue;
             }
@@ -520,6 +524,19 @@ mod tests {
         let r: Vec<_> = r.iter().filter(|r| r.measure == measure).collect();
         assert_eq!(r.len(), 1, "{text}: {r:?}");
         r[0].get(field).unwrap()
+    }
+
+    #[test]
+    fn blood_pressure_at_the_end_of_a_sentence() {
+        // Found by the property tests: a full stop after the reading.
+        for text in ["my bp is 200/125. is that ok?", "186/104.", "186/104. no."] {
+            let mut out = Vec::new();
+            Readers::new().read_bp(text, &mut out);
+            assert_eq!(out.len(), 1, "{text}");
+        }
+        let mut out = Vec::new();
+        Readers::new().read_bp("ratio 186/104.5", &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -86,12 +86,15 @@ fn historical_and_family_history() {
 
 #[test]
 fn someone_else_now_counts_like_the_writer() {
+    // The husband is the patient of this message: spoken of in the third
+    // person, not "someone other than the patient".
     let d = Triage::default().classify("my husband is having chest pain and can't breathe");
     assert_eq!(d.route, Route::Call911);
+    assert!(d.findings.iter().any(|f| f.context.third_person));
     assert!(
         d.findings
             .iter()
-            .any(|f| f.context.experiencer == Experiencer::Other)
+            .all(|f| f.context.experiencer == Experiencer::Patient)
     );
     all(
         Route::Call911,
@@ -249,10 +252,10 @@ fn empty_and_noise_are_flagged_not_dropped() {
 }
 
 #[test]
-fn long_messages_are_truncated_and_flagged() {
+fn long_messages_are_read_in_chunks_and_flagged() {
     let t = Triage::with_max_message_bytes(portal_triage::RuleSet::builtin().unwrap(), 64).unwrap();
     let d = t.classify(&"refill please ".repeat(100));
-    assert!(d.flags.contains(&Flag::Truncated));
+    assert!(d.flags.contains(&Flag::Chunked));
 }
 
 #[test]

@@ -4,7 +4,8 @@
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
 use portal_triage::Triage;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::PathBuf;
 
@@ -20,6 +21,7 @@ Output: one JSON object per input line, in input order:
   {\"id\", \"found\": true, \"start\", \"end\", \"negated\": bool,
    \"temporality\": \"recent\"|\"historical\"|\"hypothetical\",
    \"experiencer\": \"patient\"|\"other\", \"resolved\": bool,
+   \"uncertain\": bool, \"third_person\": bool,
    \"cues\": [{\"id\", \"category\", \"text\", \"start\", \"end\", \"decides\"}]}
 A target that does not occur gives {\"id\", \"found\": false, \"error\", \"line\"};
 a malformed line gives a record with \"error\" and \"line\". Blank lines are
@@ -84,12 +86,12 @@ pub fn run(args: Args) -> i32 {
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue; // blank lines are not records
         }
-        let record = assess_line(&engine, raw, line_no, &args);
-        if record.get("error").is_some() {
+        let (record, problem) = assess_line(&engine, raw, line_no, &args);
+        if problem {
             problems += 1;
         }
-        let write = serde_json::to_writer(&mut out, &record)
-            .map_err(std::io::Error::from)
+        let write = out
+            .write_all(record.as_bytes())
             .and_then(|_| out.write_all(b"\n"));
         if let Err(e) = write {
             if e.kind() == ErrorKind::BrokenPipe {
@@ -122,9 +124,9 @@ enum Mention {
 }
 
 /// Assess one input line into one output record; never fails.
-fn assess_line(engine: &Triage, raw: &[u8], line_no: usize, args: &Args) -> Value {
+/// Returns the JSON record and whether it carries an error.
+fn assess_line(engine: &Triage, raw: &[u8], line_no: usize, args: &Args) -> (String, bool) {
     let text_owned = String::from_utf8_lossy(raw);
-    let mut rec = Map::new();
     let mut error: Option<String> = std::str::from_utf8(raw)
         .is_err()
         .then(|| "invalid UTF-8".to_string());
@@ -171,7 +173,6 @@ fn assess_line(engine: &Triage, raw: &[u8], line_no: usize, args: &Args) -> Valu
             (id, field(&args.text_field).unwrap_or_default(), mention)
         }
     };
-    rec.insert("id".into(), id);
     let span = match mention {
         Some(Mention::Phrase(t)) => portal_triage::find_phrase(&text, &t),
         Some(Mention::Span(s, e)) => {
@@ -189,26 +190,66 @@ fn assess_line(engine: &Triage, raw: &[u8], line_no: usize, args: &Args) -> Valu
         }
         None => None,
     };
-    match span {
-        Some((s, e)) => {
-            let c = engine.context(&text, s, e);
-            rec.insert("found".into(), json!(true));
-            rec.insert("start".into(), json!(s));
-            rec.insert("end".into(), json!(e));
-            rec.insert("negated".into(), json!(c.negated));
-            rec.insert("temporality".into(), json!(c.temporality));
-            rec.insert("experiencer".into(), json!(c.experiencer));
-            rec.insert("resolved".into(), json!(c.resolved));
-            rec.insert("cues".into(), json!(c.cues));
-        }
-        None => {
-            rec.insert("found".into(), json!(false));
-            error.get_or_insert_with(|| "target not found in text".to_string());
-        }
+    let assessed = span.map(|(s, e)| (s, e, engine.context(&text, s, e)));
+    if assessed.is_none() {
+        error.get_or_insert_with(|| "target not found in text".to_string());
     }
-    if let Some(e) = error {
-        rec.insert("error".into(), json!(e));
-        rec.insert("line".into(), json!(line_no));
-    }
-    Value::Object(rec)
+    let line = error.as_ref().map(|_| line_no);
+    let record = match &assessed {
+        Some((start, end, c)) => Record {
+            id,
+            found: true,
+            start: Some(*start),
+            end: Some(*end),
+            negated: Some(c.negated),
+            temporality: Some(c.temporality),
+            experiencer: Some(c.experiencer),
+            resolved: Some(c.resolved),
+            uncertain: Some(c.uncertain),
+            third_person: Some(c.third_person),
+            cues: Some(&c.cues),
+            error,
+            line,
+        },
+        None => Record {
+            id,
+            found: false,
+            error,
+            line,
+            ..Record::default()
+        },
+    };
+    let problem = record.error.is_some();
+    // Serialized directly, not through a `Value`, to keep the field order.
+    let json = serde_json::to_string(&record).unwrap_or_else(|_| "{}".to_string());
+    (json, problem)
+}
+
+/// One output record, in a fixed field order.
+#[derive(Serialize, Default)]
+struct Record<'a> {
+    id: Value,
+    found: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    negated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temporality: Option<portal_triage::Temporality>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiencer: Option<portal_triage::Experiencer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uncertain: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    third_person: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cues: Option<&'a [portal_triage::CueUse]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod text;
+
 use portal_triage::{Route, Triage};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -173,4 +175,26 @@ impl Metrics {
         let _ = writeln!(s, "misrouted: {}", misses.join(" "));
         s
     }
+}
+
+/// Run the real `portal-triage` binary with `args`, feeding `stdin`;
+/// returns the exit code, standard output and standard error.
+pub fn run_cli(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal-triage"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the portal-triage binary runs");
+    // The child may exit before reading everything (a usage error).
+    let _ = child.stdin.take().expect("piped stdin").write_all(stdin);
+    let out = child.wait_with_output().expect("the binary finishes");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

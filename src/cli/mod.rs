@@ -1,6 +1,13 @@
 //! Subcommands of the `portal-triage` binary.
 
+mod check;
 mod context;
+mod diff;
+mod eval;
+mod explain;
+mod labeled;
+mod output;
+mod rules;
 mod score;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +62,21 @@ enum Command {
     /// Run every inline test of a rule set and report failures (exit 0 all
     /// pass, 1 some fail, 2 the rules do not load).
     Test(TestArgs),
+    /// Evaluate a rule set on labeled JSON Lines: call-911 sensitivity,
+    /// confusion matrix, under-/over-triage, per-tag recall, misses; gates
+    /// for CI.
+    Eval(eval::Args),
+    /// Compare two rule sets on the same messages: which change route, why,
+    /// and (with labels) whether each change is a fix or a regression.
+    Diff(diff::Args),
+    /// Explain the decision on one message: route, highlighted findings,
+    /// context, suppressed mentions and their cues, readings, advice.
+    Explain(explain::Args),
+    /// Check a rule directory: load errors, inline tests and lints (exit 0
+    /// clean, 1 errors, 2 warnings only).
+    Check(check::Args),
+    /// List the rules of a rule set, or export every literal phrase.
+    Rules(rules::Args),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +103,11 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Score(args) => score::run(args),
         Command::Context(args) => context::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Test(args) => {
             let engine = match args.rules.engine() {
                 Ok(e) => e,

@@ -1,0 +1,736 @@
+//! Lints: rule sets that load but will not do what their author meant.
+//!
+//! Loading ([`RuleSet::from_dir`]) rejects what cannot work (errors
+//! `E0001`-`E0011`); [`lint`] finds what works but is probably a mistake, as
+//! warnings with stable codes (`W0001`-`W0008`, documented in
+//! `docs/rules.md`). `portal-triage check` prints both.
+//!
+//! The overlap lints follow the engine's own semantics (`docs/rules.md`,
+//! "When phrases overlap"): finding phrases compete leftmost-longest and
+//! findings on the very same words all stand; a pseudo phrase hides a
+//! finding it strictly contains, but on the same words the finding wins; a
+//! cue or terminator inside a pseudo phrase or a finding is part of it.
+//! Under those rules one literal finding phrase can never hide another
+//! everywhere (the shorter one still fires where it is written alone), so
+//! `W0002` ("never fires") is about phrases of different kinds on the same
+//! words, and `W0003` is the partial, safety-relevant case: a more urgent
+//! phrase written inside a less urgent one does not count there.
+
+use crate::context::CueCategory;
+use crate::normalize::normalize_phrase;
+use crate::rules::{RuleKind, RuleSet};
+use crate::vitals::Measure;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A warning about a rule set, located like a [`crate::Diagnostic`].
+///
+/// Displayed as `path:line:col: warning[CODE]: message`, then the source
+/// line and a caret:
+///
+/// ```
+/// use portal_triage::{RuleSet, lint};
+/// let site = "[[vital]]\nid = \"site.bp\"\nconcept = \"high bp\"\nmeasure = \"blood-pressure\"\n\
+///             route = \"needs-call\"\nany = [{ field = \"systolic\", at_least = 40 }]\n\
+///             [[vital.tests]]\ntext = \"bp 150/90\"\n[[vital.tests]]\ntext = \"bp ok\"\nfires = false\n";
+/// let rules = RuleSet::from_sources([("site.toml", site)])?;
+/// let shown = lint(&rules, [("site.toml", site)])[0].to_string();
+/// assert!(shown.starts_with("site.toml:6:1: warning[W0006]: `site.bp`: `systolic` at_least 40"));
+/// assert!(shown.ends_with("6 | any = [{ field = \"systolic\", at_least = 40 }]\n  | ^"));
+/// # Ok::<(), portal_triage::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lint {
+    /// The rule file's path (or name, for built-in and in-memory sources).
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// A stable code such as `W0001`; see `docs/rules.md`.
+    pub code: &'static str,
+    /// What is probably wrong and what to do.
+    pub message: String,
+    /// The offending line of the rule file, for display (empty when the
+    /// file's text was not given).
+    pub source_line: String,
+}
+
+impl fmt::Display for Lint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: warning[{}]: {}",
+            self.path, self.line, self.column, self.code, self.message
+        )?;
+        if self.source_line.is_empty() {
+            return Ok(());
+        }
+        writeln!(f)?;
+        let gutter = self.line.to_string().len();
+        writeln!(f, "{:gutter$} |", "")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        write!(
+            f,
+            "{:gutter$} | {:>col$}",
+            "",
+            "^",
+            col = self.column.max(1)
+        )
+    }
+}
+
+/// The values each reader of `src/vitals.rs` accepts, per field: a
+/// threshold outside this range is met by every reading or by none.
+fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
+    Some(match (measure, field) {
+        (Measure::BloodPressure, "systolic") => (60.0, 300.0),
+        (Measure::BloodPressure, "diastolic") => (30.0, 200.0),
+        // 10-1500 mg/dL, or 1-60 mmol/L converted (18-1080).
+        (Measure::Glucose, "mg_dl") => (10.0, 1500.0),
+        // 93-110 F, or 34-43.5 C converted (93.2-110.3).
+        (Measure::Temperature, "fahrenheit") => (93.0, 110.3),
+        (Measure::Oxygen, "percent") => (50.0, 100.0),
+        (Measure::HeartRate, "bpm") => (20.0, 260.0),
+        (Measure::WeightGain, "pounds") => (0.0, 132.0),
+        // A period in days: one digit or a word ("in 3 days", "this week").
+        (Measure::WeightGain, "days") => (1.0, 9.0),
+        _ => return None,
+    })
+}
+
+/// Lint a rule set: every warning, in file and line order.
+///
+/// `sources` are the rule files' names and texts (the same names the rule
+/// set was loaded with): they let a warning point at the exact line of a
+/// phrase, and carry the snippet shown under it. Pass
+/// [`RuleSet::builtin_sources`] for the built-in set; a warning whose file
+/// is not among the sources points at its rule's table (or at
+/// `<rule set>`) without a snippet.
+///
+/// | code | warning |
+/// | --- | --- |
+/// | `W0001` | the same phrase in two finding rules (both fire on it) |
+/// | `W0002` | a phrase that never acts: a cue or terminator phrase that is also a finding phrase (or acts only where a finding begins inside it: also a pseudo phrase), or a pseudo phrase that is also a finding phrase |
+/// | `W0003` | a more urgent phrase inside a less urgent rule's phrase: where the longer one is written, the urgent one does not count |
+/// | `W0004` | a cue without tests (a rule without a test that fires is already error `E0007`) |
+/// | `W0005` | a cue that names a context category no cue of the set has |
+/// | `W0006` | a vital threshold outside the values the engine can read |
+/// | `W0007` | pedantic: a rule without a must-not-fire test (`check --pedantic`) |
+/// | `W0008` | a pattern with an upper-case letter or an apostrophe: text is matched lower case with apostrophes removed, so that part never matches |
+///
+/// ```
+/// use portal_triage::{RuleSet, lint};
+/// let site = r#"
+/// [[rule]]
+/// id = "site.a"
+/// concept = "a"
+/// route = "needs-call"
+/// phrases = ["port is red"]
+/// [[rule.tests]]
+/// text = "my port is red"
+/// [[rule.tests]]
+/// text = "my port is fine"
+/// fires = false
+/// [[rule]]
+/// id = "site.b"
+/// concept = "b"
+/// route = "needs-call"
+/// phrases = ["port is red"]
+/// [[rule.tests]]
+/// text = "the port is red"
+/// [[rule.tests]]
+/// text = "the port is fine"
+/// fires = false
+/// "#;
+/// let rules = RuleSet::from_sources([("site.toml", site)])?;
+/// let lints = lint(&rules, [("site.toml", site)]);
+/// assert_eq!(lints[0].code, "W0001");
+/// assert_eq!(lints[0].line, 16); // the second `phrases = ...` line
+/// # Ok::<(), portal_triage::Error>(())
+/// ```
+pub fn lint<'a>(
+    rules: &RuleSet,
+    sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<Lint> {
+    let sources: BTreeMap<&str, &str> = sources.into_iter().collect();
+    let mut out = Linter {
+        sources,
+        lints: Vec::new(),
+    };
+    out.duplicates(rules);
+    out.never_fires(rules);
+    out.shadowed(rules);
+    out.untested(rules);
+    out.categories(rules);
+    out.thresholds(rules);
+    out.patterns(rules);
+    let mut lints = out.lints;
+    lints.sort_by(|a, b| {
+        (&a.path, a.line, a.column, a.code).cmp(&(&b.path, b.line, b.column, b.code))
+    });
+    lints.dedup();
+    lints
+}
+
+struct Linter<'a> {
+    sources: BTreeMap<&'a str, &'a str>,
+    lints: Vec<Lint>,
+}
+
+/// What a lint points at: a table (by file, line, id) and, inside it, a key
+/// or a phrase.
+struct At<'s> {
+    path: &'s str,
+    line: Option<usize>,
+    id: &'s str,
+    phrase: Option<&'s str>,
+    key: Option<&'s str>,
+}
+
+impl Linter<'_> {
+    fn push(&mut self, at: At<'_>, code: &'static str, message: String) {
+        let (path, line, column, source_line) = self.locate(&at);
+        self.lints.push(Lint {
+            path,
+            line,
+            column,
+            code,
+            message,
+            source_line,
+        });
+    }
+
+    /// The file, line, column and source line of `at`: the phrase's quoted
+    /// string (or the key) inside the table, else the table itself.
+    fn locate(&self, at: &At<'_>) -> (String, usize, usize, String) {
+        // The table: by its line when known, else by its `id = "..."` line
+        // in any source.
+        let found = match at.line {
+            Some(l) => self.sources.get(at.path).map(|t| (at.path, *t, l)),
+            None => self.sources.iter().find_map(|(p, t)| {
+                let wanted = format!("\"{}\"", at.id);
+                t.lines().enumerate().find_map(|(i, l)| {
+                    let l = l.trim_start();
+                    let rest = l.strip_prefix("id")?.trim_start().strip_prefix('=')?;
+                    (rest.trim() == wanted).then_some((*p, *t, i + 1))
+                })
+            }),
+        };
+        let Some((path, text, table_line)) = found else {
+            let path = if at.path.is_empty() {
+                "<rule set>"
+            } else {
+                at.path
+            };
+            return (path.to_string(), at.line.unwrap_or(1), 1, String::new());
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let is_header = |i: usize| {
+            lines
+                .get(i)
+                .is_some_and(|l| l.trim_start().starts_with('['))
+        };
+        // The table, 0-based: from its `[[...]]` header (at or before the
+        // line we have) to the next header (its tests come after its
+        // phrases, so they end the search too).
+        let t0 = table_line.saturating_sub(1);
+        let start0 = (0..=t0).rev().find(|&i| is_header(i)).unwrap_or(t0);
+        let end0 = (t0 + 1..lines.len())
+            .find(|&i| is_header(i))
+            .unwrap_or(lines.len());
+        for (i, src) in lines.iter().enumerate().take(end0).skip(start0) {
+            let l = i + 1;
+            if let Some(phrase) = at.phrase {
+                if let Some(col) = quoted_phrase_column(src, phrase) {
+                    return (path.to_string(), l, col, src.trim_end().to_string());
+                }
+            } else if let Some(key) = at.key {
+                let t = src.trim_start();
+                if t.strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+                {
+                    let col = src[..src.len() - t.len()].chars().count() + 1;
+                    return (path.to_string(), l, col, src.trim_end().to_string());
+                }
+            }
+        }
+        let table = |i: usize| lines.get(i).copied().unwrap_or("");
+        let src = table(table_line - 1);
+        (path.to_string(), table_line, 1, src.trim_end().to_string())
+    }
+
+    /// W0001: the same phrase in two finding rules.
+    fn duplicates(&mut self, rules: &RuleSet) {
+        let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, r) in rules.rules.iter().enumerate() {
+            for p in &r.phrases {
+                match first.get(p.as_str()) {
+                    Some(&j) if rules.rules[j].id != r.id => {
+                        let other = &rules.rules[j];
+                        self.push(
+                            At {
+                                path: &r.origin.path,
+                                line: Some(r.origin.line),
+                                id: &r.id,
+                                phrase: Some(p),
+                                key: None,
+                            },
+                            "W0001",
+                            format!(
+                                "phrase \"{p}\" of `{}` is also a phrase of `{}` ({}:{}): both rules fire on it; keep it in one rule, or give the second a longer, more specific phrase",
+                                r.id, other.id, other.origin.path, other.origin.line
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        first.insert(p, i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// W0002: phrases that can never act because a phrase of another kind
+    /// on the same words always wins.
+    fn never_fires(&mut self, rules: &RuleSet) {
+        let mut finding: BTreeMap<&str, &str> = BTreeMap::new();
+        for r in &rules.rules {
+            for p in &r.phrases {
+                finding.entry(p).or_insert(&r.id);
+            }
+        }
+        let mut pseudo: BTreeMap<&str, &str> = BTreeMap::new();
+        for list in &rules.pseudos {
+            for p in &list.phrases {
+                pseudo.entry(p).or_insert(&list.id);
+                if let Some(rule) = finding.get(p.as_str()) {
+                    self.push(
+                        At {
+                            path: "",
+                            line: None,
+                            id: &list.id,
+                            phrase: Some(p),
+                            key: None,
+                        },
+                        "W0002",
+                        format!(
+                            "pseudo phrase \"{p}\" of `{}` never hides `{rule}`: it is also a phrase of that rule, and on the same words the finding wins; make the pseudo phrase longer than the finding it should hide",
+                            list.id
+                        ),
+                    );
+                }
+            }
+        }
+        let cues = rules.cues.iter().map(|c| {
+            (
+                &c.id,
+                &c.phrases,
+                Some((&c.origin.path, c.origin.line)),
+                "cue",
+            )
+        });
+        let terminators = rules
+            .terminators
+            .iter()
+            .map(|t| (&t.id, &t.phrases, None, "terminator"));
+        let mut pending = Vec::new();
+        for (id, phrases, origin, what) in cues.chain(terminators) {
+            for p in phrases {
+                // A finding on the same words always claims them; a pseudo
+                // phrase does, except where a finding begins inside it and
+                // runs past it ("no change" + "change in vision").
+                let why = match (finding.get(p.as_str()), pseudo.get(p.as_str())) {
+                    (Some(r), _) => Some(format!(
+                        "{what} phrase \"{p}\" of `{id}` never acts: it is also a phrase of the finding rule `{r}`, and a {what} inside a finding is part of it; remove it here or there"
+                    )),
+                    (None, Some(r)) => Some(format!(
+                        "{what} phrase \"{p}\" of `{id}` acts only where a finding begins inside its words: it is also a pseudo phrase of `{r}`, which claims those words everywhere else; remove it here or there"
+                    )),
+                    (None, None) => None,
+                };
+                if let Some(why) = why {
+                    pending.push((id, p, origin, why));
+                }
+            }
+        }
+        for (id, p, origin, why) in pending {
+            self.push(
+                At {
+                    path: origin.map_or("", |(p, _)| p.as_str()),
+                    line: origin.map(|(_, l)| l),
+                    id,
+                    phrase: Some(p),
+                    key: None,
+                },
+                "W0002",
+                why,
+            );
+        }
+    }
+
+    /// W0003: a more urgent finding phrase written inside a less urgent
+    /// rule's longer phrase: there the longer phrase wins and the message
+    /// gets the lower route.
+    fn shadowed(&mut self, rules: &RuleSet) {
+        let mut pending = Vec::new();
+        for short_rule in &rules.rules {
+            for short in &short_rule.phrases {
+                for long_rule in &rules.rules {
+                    if long_rule.route >= short_rule.route || long_rule.id == short_rule.id {
+                        continue;
+                    }
+                    if let Some(long) = long_rule
+                        .phrases
+                        .iter()
+                        .find(|l| l.len() > short.len() && contains_words(l, short))
+                    {
+                        pending.push((short_rule, short, long_rule, long));
+                    }
+                }
+            }
+        }
+        for (short_rule, short, long_rule, long) in pending {
+            self.push(
+                At {
+                    path: &short_rule.origin.path,
+                    line: Some(short_rule.origin.line),
+                    id: &short_rule.id,
+                    phrase: Some(short),
+                    key: None,
+                },
+                "W0003",
+                format!(
+                    "phrase \"{short}\" of `{}` ({}) does not count where \"{long}\" of `{}` ({}) is written: the longer phrase wins; if that is not meant, add the longer wording to `{}` too",
+                    short_rule.id, short_rule.route, long_rule.id, long_rule.route, short_rule.id
+                ),
+            );
+        }
+    }
+
+    /// W0004: a cue without tests; W0007 (pedantic): a rule without a
+    /// must-not-fire test.
+    fn untested(&mut self, rules: &RuleSet) {
+        for r in &rules.rules {
+            if r.kind != RuleKind::Combo && !r.tests.iter().any(|t| !t.fires) {
+                self.push(
+                    At {
+                        path: &r.origin.path,
+                        line: Some(r.origin.line),
+                        id: &r.id,
+                        phrase: None,
+                        key: Some("id"),
+                    },
+                    "W0007",
+                    format!(
+                        "`{}` has no test that must not fire: add a [[...tests]] entry with `fires = false` (a negated or harmless wording) so a change that over-fires is caught",
+                        r.id
+                    ),
+                );
+            }
+        }
+        for c in &rules.cues {
+            if c.tests.is_empty() {
+                self.push(
+                    At {
+                        path: &c.origin.path,
+                        line: Some(c.origin.line),
+                        id: &c.id,
+                        phrase: None,
+                        key: Some("id"),
+                    },
+                    "W0004",
+                    format!(
+                        "cue `{}` has no tests: add a [[cue.tests]] entry with a text, a target phrase and `applies`",
+                        c.id
+                    ),
+                );
+            }
+        }
+    }
+
+    /// W0005: `terminated_by`, `requires` or `unless` naming a category
+    /// that no cue of the set has.
+    fn categories(&mut self, rules: &RuleSet) {
+        let present: BTreeSet<&str> = rules.cues.iter().map(|c| c.category.as_str()).collect();
+        let mut pending = Vec::new();
+        for c in &rules.cues {
+            let lists: [(&str, &[CueCategory]); 3] = [
+                ("terminated_by", &c.terminated_by),
+                ("requires", &c.requires),
+                ("unless", &c.unless),
+            ];
+            for (key, cats) in lists {
+                for cat in cats {
+                    if !present.contains(cat.as_str()) {
+                        pending.push((c, key, cat.as_str()));
+                    }
+                }
+            }
+        }
+        for (c, key, cat) in pending {
+            let effect = match key {
+                "requires" => "so this cue never applies",
+                "unless" => "so it never cancels this cue",
+                _ => "so it never ends this cue's scope",
+            };
+            self.push(
+                At {
+                    path: &c.origin.path,
+                    line: Some(c.origin.line),
+                    id: &c.id,
+                    phrase: None,
+                    key: Some(key),
+                },
+                "W0005",
+                format!(
+                    "cue `{}` names the context category `{cat}` in `{key}`, but no cue of the rule set has that category, {effect}; add such a cue or remove the name",
+                    c.id
+                ),
+            );
+        }
+    }
+
+    /// W0006: a vital threshold outside the values the engine reads.
+    fn thresholds(&mut self, rules: &RuleSet) {
+        let mut pending = Vec::new();
+        for r in &rules.rules {
+            let Some(measure) = r.measure else { continue };
+            for (key, conds) in [("any", &r.any), ("all", &r.all_conditions)] {
+                for c in conds {
+                    let Some((lo, hi)) = readable_range(measure, &c.field) else {
+                        continue;
+                    };
+                    let bounds = [
+                        ("at_least", c.at_least),
+                        ("above", c.above),
+                        ("below", c.below),
+                        ("at_most", c.at_most),
+                    ];
+                    for (name, v) in bounds {
+                        let Some(v) = v else { continue };
+                        // at_least/above past the top never hold; below/
+                        // at_most under the bottom never hold; the other
+                        // way round they always hold.
+                        let outside = match name {
+                            "at_least" => v > hi || v <= lo,
+                            "above" => v >= hi || v < lo,
+                            "below" => v <= lo || v > hi,
+                            _ => v < lo || v >= hi,
+                        };
+                        if outside {
+                            pending.push((r, key, c.field.clone(), name, v, lo, hi));
+                        }
+                    }
+                }
+            }
+        }
+        for (r, key, field, name, v, lo, hi) in pending {
+            let never = match name {
+                "at_least" | "above" => v >= hi,
+                _ => v <= lo,
+            };
+            self.push(
+                At {
+                    path: &r.origin.path,
+                    line: Some(r.origin.line),
+                    id: &r.id,
+                    phrase: None,
+                    key: Some(key),
+                },
+                "W0006",
+                format!(
+                    "`{}`: `{field}` {name} {v} is outside the values read for this measure ({lo} to {hi}), so the condition {} holds; check the number and its unit",
+                    r.id,
+                    if never { "never" } else { "always" }
+                ),
+            );
+        }
+    }
+}
+
+impl Linter<'_> {
+    /// W0008: patterns that say something normalized text never contains.
+    fn patterns(&mut self, rules: &RuleSet) {
+        let finding = rules
+            .rules
+            .iter()
+            .map(|r| (&r.id, &r.compiled, Some((&r.origin.path, r.origin.line))));
+        let cues = rules
+            .cues
+            .iter()
+            .map(|c| (&c.id, &c.compiled, Some((&c.origin.path, c.origin.line))));
+        let lists = rules
+            .pseudos
+            .iter()
+            .chain(&rules.terminators)
+            .map(|p| (&p.id, &p.compiled, None));
+        let mut pending = Vec::new();
+        for (id, compiled, origin) in finding.chain(cues).chain(lists) {
+            for re in compiled {
+                if let Some(c) = impossible_literal(re.as_str()) {
+                    pending.push((id, origin, c));
+                }
+            }
+        }
+        for (id, origin, c) in pending {
+            self.push(
+                At {
+                    path: origin.map_or("", |(p, _)| p.as_str()),
+                    line: origin.map(|(_, l)| l),
+                    id,
+                    phrase: None,
+                    key: Some("patterns"),
+                },
+                "W0008",
+                format!(
+                    "a pattern of `{id}` contains `{c}`, but message text is matched in lower case with apostrophes removed, so that part of the pattern never matches; write it in lower case without apostrophes"
+                ),
+            );
+        }
+    }
+}
+
+/// A literal character of `pattern` that normalized text never contains
+/// (an ASCII upper-case letter, an apostrophe), outside escapes, classes
+/// and group names; None when the pattern is case-insensitive. An
+/// apostrophe made optional (`'?`, `'*`) is fine.
+fn impossible_literal(pattern: &str) -> Option<char> {
+    if pattern.contains("(?i") {
+        return None;
+    }
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    let mut class_depth = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                // An escape; `\p{...}` and `\x{...}` carry a braced name.
+                if matches!(chars.get(i + 1), Some('p' | 'P' | 'x' | 'u'))
+                    && chars.get(i + 2) == Some(&'{')
+                {
+                    while i < chars.len() && chars[i] != '}' {
+                        i += 1;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            '[' => class_depth += 1,
+            ']' if class_depth > 0 => class_depth -= 1,
+            '(' if class_depth == 0 && chars.get(i + 1) == Some(&'?') => {
+                // A group name: `(?P<name>` or `(?<name>`.
+                let mut j = i + 2;
+                if chars.get(j) == Some(&'P') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&'<') {
+                    while j < chars.len() && chars[j] != '>' {
+                        j += 1;
+                    }
+                    i = j;
+                }
+            }
+            _ if class_depth > 0 => {}
+            'A'..='Z' => return Some(c),
+            '\'' | '\u{2019}' if !matches!(chars.get(i + 1), Some('?' | '*')) => return Some(c),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether `short` occurs in `long` as whole words (both normalized).
+fn contains_words(long: &str, short: &str) -> bool {
+    let mut from = 0;
+    while let Some(i) = long[from..].find(short) {
+        let s = from + i;
+        let e = s + short.len();
+        let before = long[..s]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = long[e..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if before && after {
+            return true;
+        }
+        from = s + short.chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+/// The column (1-based, characters) of the quoted string on `line` whose
+/// normalized form is `phrase`.
+fn quoted_phrase_column(line: &str, phrase: &str) -> Option<usize> {
+    let mut i = 0;
+    let bytes = line.as_bytes();
+    while i < bytes.len() {
+        let q = bytes[i];
+        if q == b'"' || q == b'\'' {
+            let body_start = i + 1;
+            let mut j = body_start;
+            while j < bytes.len() && bytes[j] != q {
+                if q == b'"' && bytes[j] == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            let body = line.get(body_start..j.min(line.len()))?;
+            if normalize_phrase(body) == phrase {
+                return Some(line[..i].chars().count() + 1);
+            }
+            i = j + 1;
+        } else if q == b'#' {
+            return None;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_word_containment() {
+        assert!(contains_words("fainting spells", "fainting"));
+        assert!(contains_words("sudden chest pain now", "chest pain"));
+        assert!(!contains_words("painful", "pain"));
+    }
+
+    #[test]
+    fn finds_the_quoted_phrase() {
+        let line = r#"phrases = ["chest pain", 'Can’t breathe']  # "x""#;
+        assert_eq!(quoted_phrase_column(line, "chest pain"), Some(12));
+        assert_eq!(quoted_phrase_column(line, "cant breathe"), Some(26));
+        assert_eq!(quoted_phrase_column(line, "x"), None);
+    }
+
+    #[test]
+    fn literals_normalized_text_never_has() {
+        assert_eq!(impossible_literal(r"\bBP\b"), Some('B'));
+        assert_eq!(impossible_literal(r"can't breathe"), Some('\''));
+        assert_eq!(impossible_literal(r"can'?t breathe"), None);
+        assert_eq!(impossible_literal(r"(?i)BP"), None);
+        assert_eq!(
+            impossible_literal(r"[0-9A-Za-z_]+ \B\D\p{Greek} (?P<Sys>\d+)"),
+            None
+        );
+        assert_eq!(impossible_literal(r"chest (?:is )?tight"), None);
+    }
+
+    #[test]
+    fn the_builtin_thresholds_are_readable() {
+        let rules = RuleSet::builtin().unwrap_or_default();
+        let lints = lint(&rules, RuleSet::builtin_sources());
+        assert!(!lints.iter().any(|l| l.code == "W0006"), "{lints:?}");
+    }
+}

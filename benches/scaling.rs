@@ -52,6 +52,8 @@ fn bench(c: &mut Criterion) {
         ("chest-pain", "chest pain "),
         ("cant-breathe", "can't breathe "),
         ("bp-readings", "bp 190/120 "),
+        ("temp-readings", "temp 103 "),
+        ("checklist", "chest pain? no "),
         ("digits", "1234567890"),
         ("one-word", "a"),
         ("emoji", "😰"),

@@ -231,14 +231,18 @@ impl Readers {
         // measure ("temp 39.4 c" is read by two patterns).
         out.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
         let mut kept: Vec<Reading> = Vec::with_capacity(out.len());
+        // Kept readings that still reach the current start: only they can
+        // contain it (readings come in start order), so the check stays
+        // linear however many readings a text has.
+        let mut open: Vec<usize> = Vec::new();
         for r in out.drain(..) {
-            let inside = kept.iter().any(|k| {
-                k.measure == r.measure
-                    && k.start <= r.start
-                    && r.end <= k.end
-                    && k.values == r.values
+            open.retain(|&k| kept[k].end > r.start);
+            let inside = open.iter().any(|&k| {
+                let k = &kept[k];
+                k.measure == r.measure && r.end <= k.end && k.values == r.values
             });
             if !inside {
+                open.push(kept.len());
                 kept.push(r);
             }
         }

@@ -31,7 +31,9 @@ fn bench(c: &mut Criterion) {
     let _ = triage.classify("warm up");
 
     let mut group = c.benchmark_group("scaling/ordinary");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
     for n in [100, 1_000, 10_000, 100_000, 1 << 20] {
         let text = fill(ORDINARY, n);
         group.throughput(Throughput::Bytes(text.len() as u64));
@@ -42,7 +44,9 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("scaling/adversarial-1MiB");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500));
     for (name, unit) in [
         ("ordinary", ORDINARY),
         ("no-no-no", "no "),

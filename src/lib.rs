@@ -39,6 +39,16 @@
 //! assert_eq!(c.temporality, Temporality::Hypothetical);
 //! ```
 //!
+//! # Untrusted input
+//!
+//! Any `&str` is fine: [`Triage::classify`] never panics, takes time linear
+//! in the length of the text, and reads a text longer than the maximum
+//! message length ([`DEFAULT_MAX_MESSAGE_BYTES`], 1 MiB) in full, in
+//! overlapping chunks, flagging the decision [`Flag::Chunked`]. Rule files
+//! are untrusted too: size limits on phrases, patterns and nesting give
+//! errors with stable codes, never a hang. The README's "Untrusted input"
+//! section gives the measured constants.
+//!
 //! The clinical knowledge lives in TOML rule files (`rules/` in the
 //! repository, compiled in). Load a site's own with [`RuleSet::from_dir`],
 //! or layer extra files on the default with [`RuleSet::layered`].

@@ -128,6 +128,9 @@ pub(crate) struct Readers {
     glucose_kw: Regex,
     glucose_unit: Regex,
     glucose_device: Regex,
+    /// "... because it's been 320-340 all day": a later number that
+    /// continues a glucose reading.
+    glucose_again: Regex,
     temp_kw: Regex,
     temp_unit: Regex,
     temp_site: Regex,
@@ -157,6 +160,9 @@ impl Readers {
                 r"\b(?:blood sugars?|sugars?|sugr|suger|shugar|glucose|gluclose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter|azucar|glucosa|glucemia|glicemia)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
             )),
             glucose_unit: re(&format!(r"{NUM} ?(mg ?/ ?dl|mmol(?: ?/ ?l)?)\b")),
+            glucose_again: re(
+                r"\b(?:its been|it has been|it was|its still|its staying|its running|theyve been|they have been|they were|readings have been|numbers have been|been running|been staying|been)(?: (?:running|staying|sitting|hovering|stuck|still|now|up|at|around|about|between|over|like|consistently))* ?(\d{2,3})(?: ?(?:-|to) ?(\d{2,3}))?\b(/|\.\d| ?[a-z%]+)?",
+            ),
             glucose_device: re(
                 r"\b(\d{2,3}) on (?:my|his|her|the|our) (?:cgm|dexcom|libre|meter|monitor|glucometer|sensor)\b",
             ),
@@ -324,6 +330,55 @@ impl Readers {
             push(v, Some("mg/dl"), s, e)
         });
         each_value(&self.glucose_unit, text, &[1], Some(2), &mut push);
+        // A number that continues a glucose reading shortly after it ("my
+        // sugar stays over 300? because it's been 320-340 all day"): whole
+        // mg/dL values only, and not a time, a weight, a dose or a blood
+        // pressure ("it's been 3 days", "it was 150/90").
+        let Some(mut last_end) = out
+            .iter()
+            .filter(|r| r.measure == Measure::Glucose)
+            .map(|r| r.end)
+            .min()
+        else {
+            return;
+        };
+        const NOT_GLUCOSE: &[&str] = &[
+            "day", "days", "hour", "hours", "hr", "hrs", "week", "weeks", "wk", "wks", "month",
+            "months", "year", "years", "yr", "yrs", "minute", "minutes", "min", "mins", "second",
+            "seconds", "sec", "secs", "times", "x", "%", "percent", "lb", "lbs", "pound", "pounds",
+            "kg", "kgs", "kilo", "kilos", "unit", "units", "u", "am", "pm", "degree", "degrees",
+            "f", "c", "dollar", "dollars", "bucks", "mg", "ml", "cc", "bpm", "beats", "over", "g",
+            "grams", "gram", "oz", "carbs", "calories", "steps", "mph", "miles", "feet", "ft",
+        ];
+        for c in self.glucose_again.captures_iter(text) {
+            let Some(m) = c.get(0) else { continue };
+            if m.start() < last_end || m.start() > last_end + 160 {
+                continue;
+            }
+            let next = c.get(3).map_or("", |n| n.as_str().trim());
+            if next.starts_with('/') || next.starts_with('.') || NOT_GLUCOSE.contains(&next) {
+                continue;
+            }
+            let end = c.get(2).or(c.get(1)).map_or(m.end(), |n| n.end());
+            let mut any = false;
+            for g in [1, 2] {
+                let Some(v) = c.get(g).and_then(|v| v.as_str().parse::<f64>().ok()) else {
+                    continue;
+                };
+                if (20.0..=800.0).contains(&v) {
+                    out.push(Reading {
+                        measure: Measure::Glucose,
+                        values: vec![("mg_dl", v)],
+                        start: m.start(),
+                        end,
+                    });
+                    any = true;
+                }
+            }
+            if any {
+                last_end = end;
+            }
+        }
     }
 
     fn read_temperature(&self, text: &str, out: &mut Vec<Reading>) {
@@ -539,6 +594,37 @@ mod tests {
         let r: Vec<_> = r.iter().filter(|r| r.measure == measure).collect();
         assert_eq!(r.len(), 1, "{text}: {r:?}");
         r[0].get(field).unwrap()
+    }
+
+    #[test]
+    fn glucose_continued_by_a_later_number() {
+        let read = |t: &str| {
+            let mut out = Vec::new();
+            Readers::new().read(t, &mut out);
+            out.iter()
+                .filter(|r| r.measure == Measure::Glucose)
+                .map(|r| r.values[0].1)
+                .collect::<Vec<f64>>()
+        };
+        assert_eq!(
+            read("what if my sugar stays over 300? because its been 320-340 all day"),
+            [300.0, 320.0, 340.0]
+        );
+        assert_eq!(
+            read("sugar was 45 at lunch and now its been 38 twice"),
+            [45.0, 38.0]
+        );
+        for t in [
+            "sugar was 250 yesterday. its been 3 days since my insulin",
+            "sugar 180, it was 20 minutes after eating",
+            "sugar 120 and my bp, it was 150/90",
+            "sugar 300, its been 45 minutes",
+            "its been 350 all day",
+            "sugar 110. my weight, it has been 180 lbs",
+        ] {
+            let v = read(t);
+            assert!(v.len() <= 1, "{t}: {v:?}");
+        }
     }
 
     #[test]

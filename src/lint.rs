@@ -113,7 +113,7 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// | `W0001` | the same phrase in two finding rules (both fire on it) |
 /// | `W0002` | a phrase that never acts: a cue or terminator phrase that is also a finding phrase (or acts only where a finding begins inside it: also a pseudo phrase), or a pseudo phrase that is also a finding phrase |
 /// | `W0003` | a more urgent phrase inside a less urgent rule's phrase: where the longer one is written, the urgent one does not count |
-/// | `W0004` | a cue without tests (a rule without a test that fires is already error `E0007`) |
+/// | `W0004` | a cue without tests (a rule without a test that fires is already error `E0007`; subject, anchor and novel cues, which decide nothing themselves, are exempt) |
 /// | `W0005` | a cue that names a context category no cue of the set has |
 /// | `W0006` | a vital threshold outside the values the engine can read |
 /// | `W0007` | pedantic: a rule without a must-not-fire test (`check --pedantic`) |
@@ -323,25 +323,35 @@ impl Linter<'_> {
                 }
             }
         }
+        // Who is spoken of ("my grandma", "sister with") stays known inside a
+        // finding that names them, so those cues are not claimed by findings.
+        let person = |c: &crate::rules::CueDef| {
+            matches!(
+                c.category,
+                crate::context::CueCategory::ThirdPerson | crate::context::CueCategory::Other
+            )
+        };
         let cues = rules.cues.iter().map(|c| {
             (
                 &c.id,
                 &c.phrases,
                 Some((&c.origin.path, c.origin.line)),
                 "cue",
+                person(c),
             )
         });
         let terminators = rules
             .terminators
             .iter()
-            .map(|t| (&t.id, &t.phrases, None, "terminator"));
+            .map(|t| (&t.id, &t.phrases, None, "terminator", false));
         let mut pending = Vec::new();
-        for (id, phrases, origin, what) in cues.chain(terminators) {
+        for (id, phrases, origin, what, person) in cues.chain(terminators) {
             for p in phrases {
                 // A finding on the same words always claims them; a pseudo
                 // phrase does, except where a finding begins inside it and
                 // runs past it ("no change" + "change in vision").
-                let why = match (finding.get(p.as_str()), pseudo.get(p.as_str())) {
+                let claimed = finding.get(p.as_str()).filter(|_| !person);
+                let why = match (claimed, pseudo.get(p.as_str())) {
                     (Some(r), _) => Some(format!(
                         "{what} phrase \"{p}\" of `{id}` never acts: it is also a phrase of the finding rule `{r}`, and a {what} inside a finding is part of it; remove it here or there"
                     )),
@@ -430,8 +440,12 @@ impl Linter<'_> {
                 );
             }
         }
+        // Subject, anchor and novelty cues decide nothing themselves (they
+        // end, enable or cancel other cues), so a test cannot see them
+        // apply; the cues that depend on them carry the tests.
+        use crate::context::CueCategory::{Anchor, Novel, Subject};
         for c in &rules.cues {
-            if c.tests.is_empty() {
+            if c.tests.is_empty() && !matches!(c.category, Subject | Anchor | Novel) {
                 self.push(
                     At {
                         path: &c.origin.path,

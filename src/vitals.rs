@@ -141,6 +141,9 @@ pub(crate) struct Readers {
     hr_unit: Regex,
     weight: Regex,
     weight_from_to: Regex,
+    /// Two weights, the later larger: "I was 78.1 kg last Tuesday and
+    /// 80.8 kg this morning".
+    weight_pair: Regex,
     period: Regex,
     /// Cheap gate: a message without digits has no readings.
     any_digit: Regex,
@@ -194,6 +197,9 @@ impl Readers {
             )),
             weight_from_to: re(
                 r"\bweight\b[^\d\n!?;]{0,20}?from (\d{2,3}(?:\.\d)?) to (\d{2,3}(?:\.\d)?)",
+            ),
+            weight_pair: re(
+                r"\b(?:i was|i weighed|weighed|weigh|weight was|weight of|scale said|scale read|scale showed|at) (\d{2,3}(?:\.\d)?) ?(kg|kgs|kilos?|lbs?|pounds?)?\b([^.!?\d]{0,40}?)(?:and|but|,|now|then)[^.!?\d]{0,30}?\b(\d{2,3}(?:\.\d)?) ?(kg|kgs|kilos?|lbs?|pounds?)?\b",
             ),
             period: re(
                 r"\b(overnight|since yesterday|from yesterday|than yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
@@ -537,6 +543,46 @@ impl Readers {
                 });
             }
         }
+        for c in self.weight_pair.captures_iter(text) {
+            let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(4)) else {
+                continue;
+            };
+            let unit = c.get(2).or(c.get(5)).map(|u| u.as_str());
+            // Without a unit, only where the message speaks of weighing.
+            if unit.is_none() && !(text.contains("weigh") || text.contains("scale")) {
+                continue;
+            }
+            let (Ok(a), Ok(b)) = (a.as_str().parse::<f64>(), b.as_str().parse::<f64>()) else {
+                continue;
+            };
+            let kg = unit.is_some_and(|u| u.starts_with('k'));
+            let (lo, hi) = if kg { (25.0, 320.0) } else { (50.0, 700.0) };
+            if !(lo..=hi).contains(&a) || !(lo..=hi).contains(&b) {
+                continue;
+            }
+            let gain = (b - a) * if kg { 2.2 } else { 1.0 };
+            if gain <= 0.0 || gain > 60.0 {
+                continue;
+            }
+            // How far apart: from the time words around the two readings
+            // ("yesterday" ... "today": a day; "last tuesday", "a week ago",
+            // or nothing said: a week).
+            let between = c.get(3).map_or("", |g| g.as_str());
+            let days = if ["yesterday", "last night", "24 hours", "24 hrs", "a day ago"]
+                .iter()
+                .any(|w| between.contains(w))
+            {
+                1.0
+            } else {
+                7.0
+            };
+            out.push(Reading {
+                measure: Measure::WeightGain,
+                values: vec![("pounds", (gain * 10.0).round() / 10.0), ("days", days)],
+                start: m.start(),
+                end: c.get(5).or(c.get(4)).map_or(m.end(), |e| e.end()),
+            });
+        }
         for c in self.weight_from_to.captures_iter(text) {
             let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else {
                 continue;
@@ -594,6 +640,28 @@ mod tests {
         let r: Vec<_> = r.iter().filter(|r| r.measure == measure).collect();
         assert_eq!(r.len(), 1, "{text}: {r:?}");
         r[0].get(field).unwrap()
+    }
+
+    #[test]
+    fn weight_gain_from_two_readings() {
+        let gains = |t: &str| {
+            let mut out = Vec::new();
+            Readers::new().read(t, &mut out);
+            out.iter()
+                .filter(|r| r.measure == Measure::WeightGain)
+                .map(|r| (r.values[0].1, r.values[1].1))
+                .collect::<Vec<(f64, f64)>>()
+        };
+        assert_eq!(
+            gains("i was 78.1 kg last tuesday and 80.8 kg this morning"),
+            [(5.9, 7.0)]
+        );
+        assert_eq!(gains("weighed 182 on monday, now 188"), [(6.0, 7.0)]);
+        assert_eq!(gains("i was 180 lbs yesterday and 184 today"), [(4.0, 1.0)]);
+        // A loss, other numbers, or no sign of weighing: nothing.
+        assert!(gains("i was 188 lbs in may and 181 now").is_empty());
+        assert!(gains("sugar was 150 yesterday and 180 today").is_empty());
+        assert!(gains("i was 12 and now 14").is_empty());
     }
 
     #[test]

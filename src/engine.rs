@@ -951,16 +951,27 @@ impl Triage {
     /// assert_eq!(c.temporality, Temporality::Historical);
     /// ```
     pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
-        // One span in, one context out.
+        let c = &*self.inner;
+        let clamp = |mut p: usize| {
+            p = p.min(text.len());
+            while !text.is_char_boundary(p) {
+                p -= 1;
+            }
+            p
+        };
+        let (start, end) = (clamp(start), clamp(end.max(start)));
         let span = std::ops::Range { start, end };
-        self.contexts(text, std::slice::from_ref(&span))
-            .pop()
-            .unwrap_or_default()
+        let an = self.analyze(text, std::slice::from_ref(&span));
+        // Map original offsets to normalized ones.
+        let ns = an.norm.normalized_offset(start) as u32;
+        let ne = (an.norm.normalized_offset(end) as u32).max(ns);
+        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
+        self.build_context(&an, text, &a, false)
     }
 
-    /// Assess several mentions of one text at once (the text is read once).
-    /// Returns one [`Context`](crate::Context) per span, in order; spans
-    /// are clamped as in [`Triage::context`].
+    /// Assess several mentions of one text: one [`Context`](crate::Context)
+    /// per span, in order, each exactly as [`Triage::context`] gives it (a
+    /// finding that covers one mention does not change another's context).
     ///
     /// ```
     /// use portal_triage::{Experiencer, Triage};
@@ -974,25 +985,9 @@ impl Triage {
         text: &str,
         spans: &[std::ops::Range<usize>],
     ) -> Vec<crate::context::Context> {
-        let c = &*self.inner;
-        let clamp = |mut p: usize| {
-            p = p.min(text.len());
-            while !text.is_char_boundary(p) {
-                p -= 1;
-            }
-            p
-        };
-        let an = self.analyze(text, spans);
         spans
             .iter()
-            .map(|span| {
-                let (start, end) = (clamp(span.start), clamp(span.end.max(span.start)));
-                // Map original offsets to normalized ones.
-                let ns = an.norm.normalized_offset(start) as u32;
-                let ne = (an.norm.normalized_offset(end) as u32).max(ns);
-                let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
-                self.build_context(&an, text, &a, false)
-            })
+            .map(|s| self.context(text, s.start, s.end))
             .collect()
     }
 

@@ -44,8 +44,8 @@ impl RuleArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Score JSON Lines messages ({"id", "text"}) and write one JSON line per
-    /// input line, in order.
+    /// Score message archives (JSON Lines, CSV, text, FHIR; gzip) and write
+    /// one record per input record, in order.
     Score(score::Args),
     /// Run every inline test of a rule set and report failures (exit 0 all
     /// pass, 1 some fail, 2 the rules do not load).

@@ -177,7 +177,7 @@ pub fn open(
                     p.display()
                 ));
             }
-            let size = meta.is_file().then(|| meta.len());
+            let size = meta.is_file().then_some(meta.len());
             (p.display().to_string(), Box::new(file), size)
         }
     };

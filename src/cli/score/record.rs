@@ -237,7 +237,11 @@ fn text_of(obj: &Map<String, Value>, fields: &Fields, format: Format, parts: &mu
         .collect();
     if found.is_empty() {
         parts.problem(Problem::MissingText, || {
-            format!("missing text field `{}`", path.as_str())
+            if format == Format::Fhir && !fields.text_given() {
+                "no payload[].contentString (attachments are not read)".to_string()
+            } else {
+                format!("missing text field `{}`", path.as_str())
+            }
         });
         return String::new();
     }
@@ -283,7 +287,9 @@ fn parse_csv(row: &CsvRow, parts: &mut Parts) {
         .collect();
     match id {
         Some(id) if !id.trim().is_empty() => parts.id = Value::String(id),
-        _ => parts.problem(Problem::MissingId, || "missing id".to_string()),
+        _ => parts.problem(Problem::MissingId, || {
+            "missing id (empty id cell)".to_string()
+        }),
     }
     parts.text = text;
 }

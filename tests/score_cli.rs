@@ -617,6 +617,35 @@ fn a_closed_pipe_ends_quietly() {
 }
 
 #[test]
+fn a_read_error_mid_stream_keeps_what_was_scored_and_exits_2() {
+    use flate2::{Compression, write::GzEncoder};
+    // A gzip archive cut short, well past the part read to decide the format.
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    for i in 0..4000 {
+        let line =
+            format!("{{\"id\": {i}, \"text\": \"refill please, message number {i} of many\"}}\n");
+        gz.write_all(line.as_bytes()).ok();
+    }
+    let bytes = gz.finish().unwrap_or_default();
+    let dir = tempdir("cut-gz");
+    let path = dir.join("cut.jsonl.gz");
+    std::fs::write(&path, &bytes[..bytes.len() * 3 / 4]).ok();
+    let r = run(&["score", path.to_str().unwrap_or_default()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cut.jsonl.gz: read error after line"),
+        "{}",
+        r.stderr
+    );
+    let got = records(&r.stdout);
+    assert!(got.len() > 1000, "the records before the error are written");
+    for (i, rec) in got.iter().enumerate() {
+        assert_eq!(rec["id"], i, "whole records, in order");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn help_documents_formats_and_exit_codes() {
     let r = run(&["score", "--help"]);
     assert_eq!(r.code, 0);

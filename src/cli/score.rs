@@ -290,7 +290,7 @@ fn summary(report: &Report, inputs: &[(String, Format)], counters: &Counters, th
         }
     }
     eprintln!(
-        "  time: classify {:.1} s, parse+encode {:.1} s (on {threads} scoring thread(s)); read {:.1} s; write {:.1} s",
+        "  time: classify {:.2} s, parse+encode {:.2} s (summed over {threads} scoring thread(s)); read {:.2} s; write {:.2} s",
         t.timing.classify.as_secs_f64(),
         t.timing.other.as_secs_f64(),
         report.read.as_secs_f64(),

@@ -646,6 +646,42 @@ fn a_read_error_mid_stream_keeps_what_was_scored_and_exits_2() {
 }
 
 #[test]
+#[cfg(unix)]
+fn many_inputs_do_not_hold_many_open_files() {
+    // 200 inputs under a limit of 64 open files: each is opened in turn.
+    let dir = tempdir("many");
+    let mut args = vec![
+        "ulimit -n 64 && exec \"$0\" score -q \"$@\"".to_string(),
+        env!("CARGO_BIN_EXE_portal-triage").to_string(),
+    ];
+    for i in 0..200 {
+        let path = dir.join(format!("day-{i:03}.jsonl"));
+        let line = format!("{{\"id\": \"d{i}\", \"text\": \"refill please\"}}\n");
+        std::fs::write(&path, line).ok();
+        args.push(path.display().to_string());
+    }
+    let out = Command::new("sh")
+        .arg("-c")
+        .args(&args)
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<Value> = records(&stdout)
+        .into_iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    let expected: Vec<Value> = (0..200).map(|i| Value::from(format!("d{i}"))).collect();
+    assert_eq!(ids, expected);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn help_documents_formats_and_exit_codes() {
     let r = run(&["score", "--help"]);
     assert_eq!(r.code, 0);

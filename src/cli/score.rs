@@ -11,7 +11,7 @@ mod record;
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
 use fields::Fields;
-use input::{Counters, Format, FormatArg};
+use input::{Counters, Format, FormatArg, Planned};
 use output::{Layout, OutputFormat, Sink};
 use pipeline::{Failure, Report, Shared};
 use portal_triage::Route;
@@ -130,7 +130,7 @@ fn score(args: Args) -> Result<i32, String> {
     let counters = Counters::default();
     let mut inputs = Vec::new();
     for path in input::paths(&args.files)? {
-        inputs.push(input::open(path, args.format, &fields, &counters)?);
+        inputs.push(Planned::check(path, args.format, &fields, &counters)?);
     }
     if let Some(out) = &args.output {
         refuse_overwriting_an_input(out, &args.files)?;
@@ -150,13 +150,15 @@ fn score(args: Args) -> Result<i32, String> {
     let layout = Layout {
         format,
         explain: args.explain,
-        inputs: inputs.iter().map(|i| i.name.clone()).collect(),
-        any_fhir: inputs.iter().any(|i| i.format == Format::Fhir),
+        inputs: inputs.iter().map(|i| i.name().to_string()).collect(),
+        any_fhir: inputs.iter().any(|i| i.format() == Format::Fhir),
         keep: args.keep_fields.clone(),
     };
-    let total: Option<u64> = inputs.iter().map(|i| i.size).sum();
-    let summary_inputs: Vec<(String, Format)> =
-        inputs.iter().map(|i| (i.name.clone(), i.format)).collect();
+    let total: Option<u64> = inputs.iter().map(Planned::size).sum();
+    let summary_inputs: Vec<(String, Format)> = inputs
+        .iter()
+        .map(|i| (i.name().to_string(), i.format()))
+        .collect();
     let mut sink = match &args.output {
         Some(p) => Sink::create(p)?,
         None => Sink::stdout(),
@@ -241,11 +243,12 @@ fn summary(report: &Report, inputs: &[(String, Format)], counters: &Counters, th
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     let read = counters.read.load(Ordering::Relaxed);
     let decoded = counters.decoded.load(Ordering::Relaxed);
-    let formats: Vec<&str> = {
-        let mut f: Vec<&str> = inputs.iter().map(|(_, f)| f.as_str()).collect();
-        f.dedup();
-        f
-    };
+    let mut formats: Vec<&str> = Vec::new();
+    for (_, f) in inputs {
+        if !formats.contains(&f.as_str()) {
+            formats.push(f.as_str());
+        }
+    }
     let bytes = if decoded != read {
         format!("{} read ({} decompressed)", mb(read), mb(decoded))
     } else {

@@ -116,6 +116,89 @@ pub struct Input {
     pub body: Body,
 }
 
+/// An input checked up front (it opens, its format is decided, its fields
+/// exist) and opened again when the reader reaches it, so that thousands of
+/// files never hold thousands of open files and buffers at once.
+pub enum Planned {
+    /// Standard input, kept open (it cannot be opened twice).
+    Open(Input),
+    /// A file to open when its turn comes.
+    Later {
+        /// The path.
+        path: PathBuf,
+        /// The path as shown.
+        name: String,
+        /// The format decided when it was checked.
+        format: Format,
+        /// The size on disk when it is a regular file.
+        size: Option<u64>,
+    },
+}
+
+impl Planned {
+    /// Check one input (None: standard input).
+    pub fn check(
+        path: Option<&Path>,
+        format: FormatArg,
+        fields: &Fields,
+        counters: &Counters,
+    ) -> Result<Planned, String> {
+        match path {
+            None => Ok(Planned::Open(open(None, format, fields, counters)?)),
+            Some(p) => {
+                // Count nothing yet: the bytes are read again later.
+                let input = open(Some(p), format, fields, &Counters::default())?;
+                Ok(Planned::Later {
+                    path: p.to_path_buf(),
+                    name: input.name,
+                    format: input.format,
+                    size: input.size,
+                })
+            }
+        }
+    }
+
+    /// The input's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Planned::Open(i) => &i.name,
+            Planned::Later { name, .. } => name,
+        }
+    }
+
+    /// The input's format.
+    pub fn format(&self) -> Format {
+        match self {
+            Planned::Open(i) => i.format,
+            Planned::Later { format, .. } => *format,
+        }
+    }
+
+    /// The input's size when it is a regular file.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Planned::Open(i) => i.size,
+            Planned::Later { size, .. } => *size,
+        }
+    }
+
+    /// Open it for reading.
+    pub fn open(self, fields: &Fields, counters: &Counters) -> Result<Input, String> {
+        match self {
+            Planned::Open(input) => Ok(input),
+            Planned::Later { path, format, .. } => {
+                let forced = match format {
+                    Format::Jsonl => FormatArg::Jsonl,
+                    Format::Csv => FormatArg::Csv,
+                    Format::Text => FormatArg::Text,
+                    Format::Fhir => FormatArg::Fhir,
+                };
+                open(Some(&path), forced, fields, counters)
+            }
+        }
+    }
+}
+
 /// One record as cut from its input, not yet parsed.
 pub struct Raw {
     /// Index of the input in the command line.

@@ -9,7 +9,7 @@
 //! however unevenly the threads progress.
 
 use super::fields::Fields;
-use super::input::{Counters, Input, Raw, Records};
+use super::input::{Counters, Planned, Raw, Records};
 use super::output::{Layout, Sink};
 use super::progress::Progress;
 use super::record::{self, Problem, Timing};
@@ -118,7 +118,7 @@ pub struct Shared {
 /// Score `inputs` with `threads` scoring threads and write the records to
 /// `sink` in input order.
 pub fn run(
-    inputs: Vec<Input>,
+    inputs: Vec<Planned>,
     shared: Arc<Shared>,
     threads: usize,
     sink: &mut Sink,
@@ -135,9 +135,11 @@ pub fn run(
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = channel::<Done>();
 
-    let reader = std::thread::Builder::new()
-        .name("reader".into())
-        .spawn(move || read_all(inputs, work_tx, token_rx));
+    let reader = std::thread::Builder::new().name("reader".into()).spawn({
+        let shared = Arc::clone(&shared);
+        let counters = counters.clone();
+        move || read_all(inputs, &shared.fields, &counters, work_tx, token_rx)
+    });
     let mut workers = Vec::with_capacity(threads);
     for i in 0..threads {
         let rx = Arc::clone(&work_rx);
@@ -220,7 +222,9 @@ struct ReadStats {
 }
 
 fn read_all(
-    inputs: Vec<Input>,
+    inputs: Vec<Planned>,
+    fields: &Fields,
+    counters: &Counters,
     work: Sender<Batch>,
     tokens: Receiver<()>,
 ) -> Result<ReadStats, String> {
@@ -242,8 +246,19 @@ fn read_all(
         *seq += 1;
         sent
     };
-    for (i, input) in inputs.into_iter().enumerate() {
-        let name = input.name.clone();
+    for (i, planned) in inputs.into_iter().enumerate() {
+        let name = planned.name().to_string();
+        let input = match planned.open(fields, counters) {
+            Ok(input) => input,
+            Err(message) => {
+                if !batch.is_empty() {
+                    send(std::mem::take(&mut batch), &mut seq);
+                }
+                return Err(format!(
+                    "{message} (it changed since the run started); the inputs before it were scored and written"
+                ));
+            }
+        };
         let mut records = Records::new(input, i as u32);
         loop {
             let t = Instant::now();

@@ -559,6 +559,13 @@ fn input_errors_stop_before_any_output() {
         "{}",
         r.stderr
     );
+    let r = run_with(&["score"], b"[{\"id\": 1, \"text\": \"hello\"}]\n");
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("looks like one JSON array"),
+        "{}",
+        r.stderr
+    );
     let r = run(&["score", "--threads", "0", &fixture("messages.jsonl")]);
     assert_eq!(r.code, 2);
 }

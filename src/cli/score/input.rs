@@ -363,6 +363,12 @@ fn decide_format(
             _ => Format::Jsonl,
         }
     };
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if arg == FormatArg::Auto && first == Some(&b'[') {
+        return Err(format!(
+            "{name}: looks like one JSON array; score reads JSON Lines (one object per line): convert it, e.g. with jq -c '.[]', or force a format with --format"
+        ));
+    }
     let format = match arg {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Csv => Format::Csv,
@@ -373,7 +379,6 @@ fn decide_format(
             "csv" => Format::Csv,
             "txt" | "text" => Format::Text,
             _ => {
-                let first = head.iter().find(|b| !b.is_ascii_whitespace());
                 if first == Some(&b'{') {
                     json_family(head)
                 } else if csv_header_has_text(head, fields) {

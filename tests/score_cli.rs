@@ -547,6 +547,13 @@ fn input_errors_stop_before_any_output() {
     ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("is also an input"), "{}", r.stderr);
+    let r = run(&["score", "--keep-fields", "clinic", &fixture("messages.txt")]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("plain text, which has no fields"),
+        "{}",
+        r.stderr
+    );
     let r = run(&[
         "score",
         "-o",

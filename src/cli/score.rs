@@ -133,6 +133,14 @@ fn score(args: Args) -> Result<i32, String> {
     for path in input::paths(&args.files)? {
         inputs.push(Planned::check(path, args.format, &fields, &counters)?);
     }
+    if !args.keep_fields.is_empty() {
+        if let Some(text) = inputs.iter().find(|i| i.format() == Format::Text) {
+            return Err(format!(
+                "--keep-fields: {} is plain text, which has no fields to keep",
+                text.name()
+            ));
+        }
+    }
     if let Some(out) = &args.output {
         refuse_overwriting_an_input(out, &args.files)?;
     }

@@ -674,6 +674,34 @@ mod tests {
         assert_eq!(read_line_capped(&mut r, &mut buf, 5).unwrap(), (0, false));
     }
 
+    fn auto(stem: &str, head: &[u8]) -> Result<Format, String> {
+        let fields = Fields::new(None, None, &[]);
+        decide_format(FormatArg::Auto, stem, head, true, &fields, "x")
+    }
+
+    #[test]
+    fn the_extension_decides_then_the_content() {
+        let jsonl = b"{\"id\": 1, \"text\": \"hi\"}\n";
+        let fhir = b"{\"resourceType\": \"Communication\", \"id\": \"c\"}\n";
+        let csv = b"id,text\n1,hi\n";
+        assert_eq!(auto("a.jsonl", jsonl), Ok(Format::Jsonl));
+        assert_eq!(auto("a.ndjson", fhir), Ok(Format::Fhir));
+        assert_eq!(auto("a.csv", b"anything"), Ok(Format::Csv));
+        assert_eq!(auto("a.txt", jsonl), Ok(Format::Text));
+        assert_eq!(auto("export", csv), Ok(Format::Csv));
+        assert_eq!(auto("export", fhir), Ok(Format::Fhir));
+        assert_eq!(
+            auto("<stdin>", b"  \n{\"id\": 1, \"text\": \"x\"}"),
+            Ok(Format::Jsonl)
+        );
+        // A first line with commas but no text column is prose, not CSV.
+        assert_eq!(
+            auto("notes", b"hello, I need a refill, thanks\n"),
+            Ok(Format::Text)
+        );
+        assert!(auto("a.json", b"[{\"id\": 1}]").is_err());
+    }
+
     #[test]
     fn head_objects_ignore_an_incomplete_last_line() {
         let head = b"{\"a\":1}\n{\"b\":";

@@ -81,8 +81,8 @@ impl Tally {
 pub enum Failure {
     /// Reading an input failed (the message names it and the line).
     Read(String),
-    /// Writing failed; `broken_pipe` when the reader of our output went
-    /// away.
+    /// Writing failed (`BrokenPipe` when the reader of our output went
+    /// away).
     Write {
         /// The error.
         error: io::Error,

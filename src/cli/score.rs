@@ -226,8 +226,9 @@ fn write_failure(sink: &Sink, error: std::io::Error, records: u64) -> Result<i32
         return Ok(EXIT_OK);
     }
     Err(format!(
-        "cannot write to {}: {error}; stopped after {records} whole records (free space or choose another -o)",
-        sink.name()
+        "cannot write to {}: {error}; stopped after {records} whole records ({})",
+        sink.name(),
+        sink.hint()
     ))
 }
 

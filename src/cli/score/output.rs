@@ -245,6 +245,14 @@ impl Sink {
         }
     }
 
+    /// What to do when writing to it failed.
+    pub fn hint(&self) -> &'static str {
+        match &self.dest {
+            Dest::Stdout(_) => "check where standard output goes",
+            Dest::File(..) => "free space on its disk or choose another -o",
+        }
+    }
+
     /// Write whole records and flush them.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if bytes.is_empty() {

@@ -182,6 +182,17 @@ pub fn run(
     // Stop the reader and the scoring threads if we left early.
     drop(done_rx);
     drop(token_tx);
+    if outcome.is_err() {
+        // The output is gone: do not wait for batches in flight to finish
+        // (`| head` should end at once); the threads end with the process.
+        let report = Report {
+            tally,
+            elapsed: started.elapsed(),
+            read: Duration::ZERO,
+            write: write_time,
+        };
+        return (outcome, report);
+    }
     let read = match reader.map(|h| h.join()) {
         Ok(Ok(Ok(stats))) => {
             if outcome.is_ok() && next != stats.batches {

@@ -16,6 +16,7 @@ use super::record::{self, Problem, Timing};
 use portal_triage::{Route, Triage};
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,11 +30,14 @@ pub const ERRORS_SHOWN: usize = 20;
 
 struct Batch {
     seq: u64,
+    /// Input bytes read when the batch was cut (for progress).
+    read_mark: u64,
     records: Vec<Raw>,
 }
 
 struct Done {
     seq: u64,
+    read_mark: u64,
     bytes: Vec<u8>,
     tally: Tally,
 }
@@ -176,7 +180,7 @@ pub fn run(
             next += 1;
             // The reader may be gone already; a closed channel is fine.
             let _ = token_tx.send(());
-            progress.update(tally.records, counters);
+            progress.update(tally.records, done.read_mark);
         }
     }
     // Stop the reader and the scoring threads if we left early.
@@ -251,6 +255,7 @@ fn read_all(
         let sent = work
             .send(Batch {
                 seq: *seq,
+                read_mark: counters.read.load(Ordering::Relaxed),
                 records: batch,
             })
             .is_ok();
@@ -338,6 +343,7 @@ fn score_batches(work: &Mutex<Receiver<Batch>>, done: &Sender<Done>, shared: &Sh
         if done
             .send(Done {
                 seq: batch.seq,
+                read_mark: batch.read_mark,
                 bytes,
                 tally,
             })

@@ -2,9 +2,7 @@
 //! is known) on a terminal; plain lines every few seconds when forced with
 //! `--progress` on something that is not a terminal; nothing otherwise.
 
-use super::input::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Seconds between plain progress lines.
@@ -42,11 +40,11 @@ impl Progress {
                 Some(n) => {
                     ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr_with_hz(4))
                         .with_style(style(
-                            "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                            "{bar:30} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta} {msg}",
                         ))
                 }
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4))
-                    .with_style(style("{spinner} {bytes} {bytes_per_sec} {elapsed} {msg}")),
+                    .with_style(style("{spinner} {decimal_bytes} {decimal_bytes_per_sec} {elapsed} {msg}")),
             };
             Progress::Bar(bar)
         } else if force {
@@ -61,9 +59,10 @@ impl Progress {
         }
     }
 
-    /// Show `records` written and the bytes read so far.
-    pub fn update(&mut self, records: u64, counters: &Counters) {
-        let read = counters.read.load(Ordering::Relaxed);
+    /// Show `records` written, and `read`: the input bytes read when the
+    /// last batch written was cut (so the bar follows the output, not the
+    /// reader running ahead).
+    pub fn update(&mut self, records: u64, read: u64) {
         match self {
             Progress::Off => {}
             Progress::Bar(bar) => {

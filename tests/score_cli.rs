@@ -401,7 +401,20 @@ fn several_inputs_make_one_output_and_errors_name_their_file() {
             .unwrap_or("")
             .ends_with("malformed.csv")
     );
-    assert!(got[0].get("file").is_none());
+    assert!(
+        got[0]["file"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("messages.jsonl")
+    );
+    assert!(
+        got[10]["file"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("messages.txt")
+    );
+    let single = run(&["score", &fixture("malformed.csv")]);
+    assert!(records(&single.stdout)[1].get("file").is_none());
     assert!(
         r.stderr.contains("from 3 input(s) (jsonl, csv, text)"),
         "{}",

@@ -39,7 +39,7 @@ Output: one record per input record, in input order, whatever --threads is:
   {\"id\", \"route\", \"score\", \"rules\"} (+ \"flags\" when the text is odd,
   + \"priority\" routine/urgent/stat for FHIR, + the --keep-fields,
   + \"findings\", \"suppressed\", \"readings\", \"advice\", \"summary\" with --explain,
-  + \"error\" and \"line\" (and \"file\" with several inputs) when malformed).
+  + \"file\" when several inputs are given, + \"error\" and \"line\" when malformed).
 A malformed record (bad JSON or CSV row, invalid UTF-8, no text, empty text,
 no id) is still scored on whatever text could be recovered. Messages on
 stderr name files, line numbers and ids, never message text.

@@ -42,8 +42,9 @@ pub struct Layout {
     pub format: OutputFormat,
     /// Add the full decision.
     pub explain: bool,
-    /// The input names, by index; with more than one input, malformed
-    /// records name their file (and CSV gets a `file` column).
+    /// The input names, by index; with more than one input, every record
+    /// names its file (ids, such as the line numbers of text inputs, may
+    /// repeat across files).
     pub inputs: Vec<String>,
     /// Some input is FHIR: CSV gets a `priority` column.
     pub any_fhir: bool,
@@ -112,12 +113,12 @@ impl Layout {
         if !d.flags.is_empty() {
             rec.insert("flags".into(), json!(d.flags));
         }
+        if self.multi() {
+            rec.insert("file".into(), json!(self.inputs[r.source as usize]));
+        }
         if let Some(e) = &r.error {
             rec.insert("error".into(), json!(e.message));
             rec.insert("line".into(), json!(r.line));
-            if self.multi() {
-                rec.insert("file".into(), json!(self.inputs[r.source as usize]));
-            }
         }
         if r.format == Format::Fhir {
             rec.insert("priority".into(), json!(priority(d.route)));
@@ -156,11 +157,7 @@ impl Layout {
                 .map_or(String::new(), |_| r.line.to_string()),
         ];
         if self.multi() {
-            row.push(
-                r.error
-                    .as_ref()
-                    .map_or(String::new(), |_| self.inputs[r.source as usize].clone()),
-            );
+            row.push(self.inputs[r.source as usize].clone());
         }
         if self.any_fhir {
             row.push(if r.format == Format::Fhir {

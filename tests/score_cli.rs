@@ -579,6 +579,9 @@ fn input_errors_stop_before_any_output() {
         "{}",
         r.stderr
     );
+    let r = run_with(&["score"], b"\xff\xfei\0d\0,\0t\0e\0x\0t\0\n\0");
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is UTF-16 text"), "{}", r.stderr);
     let r = run_with(&["score"], b"[{\"id\": 1, \"text\": \"hello\"}]\n");
     assert_eq!(r.code, 2);
     assert!(

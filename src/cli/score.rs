@@ -50,9 +50,9 @@ terminal. --quiet silences both; --progress forces progress lines.
 
 Exit codes: 0 all records scored; 1 some records were malformed (the output
 is still complete); 2 usage, rule or I/O error (a missing or unreadable
-file, a JSON array instead of JSON Lines, an unknown --text-field, rules that
-do not load, a failed write: what was written holds whole records only).
-A closed output pipe ends quietly (exit 0).
+file, UTF-16 text, a JSON array instead of JSON Lines, an unknown
+--text-field, rules that do not load, a failed write: what was written holds
+whole records only). A closed output pipe ends quietly (exit 0).
 
 Examples:
   portal-triage score inbox.jsonl > scored.jsonl

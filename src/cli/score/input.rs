@@ -307,6 +307,11 @@ pub fn open(
     if head.starts_with(b"\xef\xbb\xbf") {
         head.drain(..3);
     }
+    if head.starts_with(b"\xff\xfe") || head.starts_with(b"\xfe\xff") {
+        return Err(format!(
+            "{name}: is UTF-16 text (as some exports write it); convert it to UTF-8 first, e.g. iconv -f UTF-16 -t UTF-8"
+        ));
+    }
     let stem = lower.strip_suffix(".gz").unwrap_or(&lower);
     let format = decide_format(format, stem, &head, at_eof, fields, &name)?;
     let stream: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(decoded));

@@ -66,6 +66,13 @@ impl Layout {
         self.inputs.len() > 1
     }
 
+    /// The name of the `source`-th input.
+    pub fn input_name(&self, source: u32) -> &str {
+        self.inputs
+            .get(source as usize)
+            .map_or("<input>", String::as_str)
+    }
+
     /// The CSV header line, or nothing for JSON Lines.
     pub fn header(&self) -> Vec<u8> {
         if self.format != OutputFormat::Csv {
@@ -114,7 +121,7 @@ impl Layout {
             rec.insert("flags".into(), json!(d.flags));
         }
         if self.multi() {
-            rec.insert("file".into(), json!(self.inputs[r.source as usize]));
+            rec.insert("file".into(), json!(self.input_name(r.source)));
         }
         if let Some(e) = &r.error {
             rec.insert("error".into(), json!(e.message));
@@ -157,7 +164,7 @@ impl Layout {
                 .map_or(String::new(), |_| r.line.to_string()),
         ];
         if self.multi() {
-            row.push(self.inputs[r.source as usize].clone());
+            row.push(self.input_name(r.source).to_string());
         }
         if self.any_fhir {
             row.push(if r.format == Format::Fhir {

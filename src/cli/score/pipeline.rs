@@ -356,10 +356,7 @@ fn score_batches(work: &Mutex<Receiver<Batch>>, done: &Sender<Done>, shared: &Sh
 
 /// `file:line: problem (id X)`; never the text.
 fn note(layout: &Layout, r: &record::Scored, message: &str) -> String {
-    let name = layout
-        .inputs
-        .get(r.source as usize)
-        .map_or("<input>", String::as_str);
+    let name = layout.input_name(r.source);
     let mut id = match &r.id {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),

@@ -129,6 +129,10 @@ fn score(args: Args) -> Result<i32, String> {
         &args.keep_fields,
     );
     let counters = Counters::default();
+    let reads_stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
+    if reads_stdin && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("portal-triage: reading messages from standard input (end with Ctrl-D)");
+    }
     let mut inputs = Vec::new();
     for path in input::paths(&args.files)? {
         inputs.push(Planned::check(path, args.format, &fields, &counters)?);

@@ -263,7 +263,7 @@ fn summary(report: &Report, inputs: &[(String, Format)], counters: &Counters, th
             formats.push(f.as_str());
         }
     }
-    let bytes = if decoded != read {
+    let bytes = if counters.gzip.load(Ordering::Relaxed) {
         format!("{} read ({} decompressed)", mb(read), mb(decoded))
     } else {
         format!("{} read", mb(read))

@@ -9,11 +9,15 @@ use serde_json::Value;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// How many bytes of each input are looked at to choose its format and check
 /// the field names.
 const SNIFF_BYTES: usize = 1 << 16;
+
+/// A CSV row spanning more lines than this is flagged: more likely an
+/// unclosed quote that joined rows than one message.
+pub const MAX_CSV_ROW_LINES: u64 = 1000;
 
 /// A record longer than this is cut (and flagged); it keeps memory bounded
 /// when an input has no line breaks.
@@ -68,6 +72,8 @@ pub struct Counters {
     pub read: Arc<AtomicU64>,
     /// Bytes after decompression.
     pub decoded: Arc<AtomicU64>,
+    /// Some input was gzip.
+    pub gzip: Arc<AtomicBool>,
 }
 
 struct Counting<R> {
@@ -100,8 +106,13 @@ pub struct CsvColumns {
 pub enum Body {
     /// Line-oriented formats (JSON Lines, FHIR NDJSON, text).
     Lines(Box<dyn BufRead + Send>),
-    /// CSV rows after the header.
-    Csv(Box<csv::Reader<Box<dyn Read + Send>>>, CsvColumns),
+    /// CSV rows after the header, and where the current row starts (for
+    /// the [`RecordGuard`]).
+    Csv(
+        Box<csv::Reader<Box<dyn Read + Send>>>,
+        CsvColumns,
+        Arc<AtomicU64>,
+    ),
 }
 
 /// One opened input, its format decided.
@@ -233,6 +244,8 @@ pub struct CsvRow {
     pub width: usize,
     /// How many cells the header has.
     pub header_width: usize,
+    /// How many lines the row spans.
+    pub lines: u64,
     /// All cells joined by spaces, kept only when the row is too short to
     /// have a text cell (so something can still be scored).
     pub all: Option<Vec<u8>>,
@@ -279,6 +292,7 @@ pub fn open(
         .map_err(read_error)?
         .starts_with(&[0x1f, 0x8b]);
     let decoded: Box<dyn Read + Send> = if gz_magic {
+        counters.gzip.store(true, Ordering::Relaxed);
         Box::new(MultiGzDecoder::new(raw))
     } else if gz_name && !raw.fill_buf().map_err(read_error)?.is_empty() {
         return Err(format!(
@@ -317,16 +331,23 @@ pub fn open(
     let stream: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(decoded));
     let body = match format {
         Format::Csv => {
+            let boundary = Arc::new(AtomicU64::new(0));
+            let guarded: Box<dyn Read + Send> = Box::new(RecordGuard {
+                inner: stream,
+                read: 0,
+                limit: MAX_RECORD_BYTES as u64,
+                boundary: Arc::clone(&boundary),
+            });
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(true)
                 .has_headers(true)
-                .from_reader(stream);
+                .from_reader(guarded);
             let header = reader
                 .byte_headers()
                 .map_err(|e| format!("{name}: cannot read the CSV header: {e}"))?
                 .clone();
             let columns = csv_columns(&header, fields, &name)?;
-            Body::Csv(Box::new(reader), columns)
+            Body::Csv(Box::new(reader), columns, boundary)
         }
         _ => Body::Lines(Box::new(BufReader::with_capacity(1 << 16, stream))),
     };
@@ -568,7 +589,7 @@ impl Records {
                 };
                 return Ok(Some((raw, n)));
             },
-            Body::Csv(reader, cols) => {
+            Body::Csv(reader, cols, boundary) => {
                 let more =
                     reader
                         .read_byte_record(&mut self.row)
@@ -581,6 +602,8 @@ impl Records {
                 if !more {
                     return Ok(None);
                 }
+                let end = reader.position().clone();
+                boundary.store(end.byte(), Ordering::Relaxed);
                 let line = self.row.position().map_or(self.line + 1, |p| p.line());
                 self.line = line;
                 let row = &self.row;
@@ -601,12 +624,40 @@ impl Records {
                         keep: cols.keep.iter().map(|&k| cell(k)).collect(),
                         width: row.len(),
                         header_width: cols.width,
+                        lines: end.line().saturating_sub(line).max(1),
                         all,
                     }),
                 };
                 Ok(Some((raw, size)))
             }
         }
+    }
+}
+
+/// Stops a CSV stream once the row being read grows past `limit` bytes: an
+/// unclosed quote swallows the rest of a file into one field, and the csv
+/// reader would hold all of it in memory.
+struct RecordGuard<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+    boundary: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for RecordGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.read > self.boundary.load(Ordering::Relaxed) + self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a CSV row runs past {} MiB (an unclosed quote?); fix the row after this line",
+                    self.limit >> 20
+                ),
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
@@ -705,6 +756,27 @@ mod tests {
             Ok(Format::Text)
         );
         assert!(auto("a.json", b"[{\"id\": 1}]").is_err());
+    }
+
+    #[test]
+    fn an_unclosed_csv_quote_stops_instead_of_filling_memory() {
+        let mut data = b"id,text\n1,fine\n2,\"never closed".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 1 << 20));
+        let boundary = Arc::new(AtomicU64::new(0));
+        let guard = RecordGuard {
+            inner: &data[..],
+            read: 0,
+            limit: 64 << 10,
+            boundary: Arc::clone(&boundary),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .buffer_capacity(4096)
+            .from_reader(guard);
+        let mut row = csv::ByteRecord::new();
+        assert!(matches!(reader.read_byte_record(&mut row), Ok(true)));
+        boundary.store(reader.position().byte(), Ordering::Relaxed);
+        let err = reader.read_byte_record(&mut row);
+        assert!(err.is_err(), "the guard stops the runaway row");
     }
 
     #[test]

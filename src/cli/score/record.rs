@@ -2,7 +2,7 @@
 //! what can be recovered, classify, and name the problem if there was one.
 
 use super::fields::Fields;
-use super::input::{CsvRow, Format, MAX_RECORD_BYTES, Raw, RawData};
+use super::input::{CsvRow, Format, MAX_CSV_ROW_LINES, MAX_RECORD_BYTES, Raw, RawData};
 use portal_triage::{Decision, Triage};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -152,7 +152,7 @@ pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) ->
             parts.text = text.into_owned();
         }
         (RawData::Line(bytes), format) => parse_json(bytes, format, fields, &mut parts),
-        (RawData::Csv(row), _) => parse_csv(row, &mut parts),
+        (RawData::Csv(row), _) => parse_csv(row, raw.line, &mut parts),
     }
     if parts.kept.len() < fields.keep().len() {
         parts.kept.resize(fields.keep().len(), Value::Null);
@@ -263,7 +263,16 @@ fn text_of(obj: &Map<String, Value>, fields: &Fields, format: Format, parts: &mu
     text
 }
 
-fn parse_csv(row: &CsvRow, parts: &mut Parts) {
+fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
+    if row.lines > MAX_CSV_ROW_LINES {
+        parts.problem(Problem::BadCsvRow, || {
+            format!(
+                "CSV row spans {} lines (up to line {}); an unclosed quote may have joined rows",
+                row.lines,
+                line + row.lines - 1
+            )
+        });
+    }
     if row.width != row.header_width {
         parts.problem(Problem::BadCsvRow, || {
             format!(

@@ -346,6 +346,22 @@ fn malformed_csv_rows_each_yield_a_record_with_their_problem() {
 }
 
 #[test]
+fn a_csv_row_joined_by_an_unclosed_quote_is_flagged() {
+    let mut input = b"id,text\nq1,\"refill please\nq2,never closed quote\n".to_vec();
+    for i in 0..1200 {
+        input.extend_from_slice(format!("r{i},another row\n").as_bytes());
+    }
+    let r = run_with(&["score", "--format", "csv"], &input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got = records(&r.stdout);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["line"], 2);
+    let error = got[0]["error"].as_str().unwrap_or("");
+    assert!(error.contains("spans 1202 lines"), "{error}");
+    assert!(error.contains("unclosed quote"), "{error}");
+}
+
+#[test]
 fn order_and_bytes_are_the_same_with_one_thread_and_many() {
     // Enough records for many batches, malformed ones among them.
     let texts = [

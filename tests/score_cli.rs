@@ -693,6 +693,44 @@ fn a_read_error_mid_stream_keeps_what_was_scored_and_exits_2() {
 
 #[test]
 #[cfg(unix)]
+fn pipes_given_as_files_are_read_once() {
+    // `score <(zcat a.gz) <(cat b.csv)`: each pipe can be read only once, so
+    // the bytes read to choose the format must not be lost.
+    let script = format!(
+        "exec \"$0\" score -q <(cat {}) <(gzip -dc {})",
+        fixture("messages.csv"),
+        fixture("messages.jsonl.gz")
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_portal-triage"))
+        .output()
+        .expect("bash runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<Value> = records(&String::from_utf8_lossy(&out.stdout))
+        .into_iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    let expected: Vec<Value> = vec![
+        "c1".into(),
+        "c2".into(),
+        "c3".into(),
+        "m1".into(),
+        "m2".into(),
+        "m3".into(),
+        4.into(),
+    ];
+    assert_eq!(ids, expected);
+}
+
+#[test]
+#[cfg(unix)]
 fn many_inputs_do_not_hold_many_open_files() {
     // 200 inputs under a limit of 64 open files: each is opened in turn.
     let dir = tempdir("many");

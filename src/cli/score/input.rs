@@ -131,7 +131,8 @@ pub struct Input {
 /// exist) and opened again when the reader reaches it, so that thousands of
 /// files never hold thousands of open files and buffers at once.
 pub enum Planned {
-    /// Standard input, kept open (it cannot be opened twice).
+    /// Standard input, a pipe or a device, kept open (it cannot be read
+    /// twice).
     Open(Input),
     /// A file to open when its turn comes.
     Later {
@@ -147,16 +148,19 @@ pub enum Planned {
 }
 
 impl Planned {
-    /// Check one input (None: standard input).
+    /// Check one input (None: standard input). A regular file is closed
+    /// again after the check.
     pub fn check(
         path: Option<&Path>,
         format: FormatArg,
         fields: &Fields,
         counters: &Counters,
     ) -> Result<Planned, String> {
+        // Only a regular file can be read twice; a pipe (`<(zcat ...)`), a
+        // FIFO or a device stays open from the check on.
+        let regular = path.is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
         match path {
-            None => Ok(Planned::Open(open(None, format, fields, counters)?)),
-            Some(p) => {
+            Some(p) if regular => {
                 // Count nothing yet: the bytes are read again later.
                 let input = open(Some(p), format, fields, &Counters::default())?;
                 Ok(Planned::Later {
@@ -166,6 +170,7 @@ impl Planned {
                     size: input.size,
                 })
             }
+            _ => Ok(Planned::Open(open(path, format, fields, counters)?)),
         }
     }
 

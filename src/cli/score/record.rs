@@ -340,8 +340,15 @@ pub fn salvage(line: &str, field: &str) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::salvage;
+    use super::{Problem, salvage};
     use serde_json::json;
+
+    #[test]
+    fn problem_kinds_index_their_own_slot() {
+        for (i, p) in Problem::ALL.iter().enumerate() {
+            assert_eq!(p.index(), i, "{}", p.name());
+        }
+    }
 
     #[test]
     fn salvages_fields_of_broken_lines() {

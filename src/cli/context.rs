@@ -82,7 +82,7 @@ pub fn run(args: Args) -> i32 {
             }
         }
         line_no += 1;
-        let raw = super::score::trim_line(&line);
+        let raw = trim_line(&line);
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue; // blank lines are not records
         }
@@ -252,4 +252,13 @@ struct Record<'a> {
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<usize>,
+}
+
+/// A line without its line ending.
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut l = line;
+    while let [rest @ .., b'\n' | b'\r'] = l {
+        l = rest;
+    }
+    l
 }

@@ -52,8 +52,8 @@ impl RuleArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Score JSON Lines messages ({"id", "text"}) and write one JSON line per
-    /// input line, in order.
+    /// Score message archives (JSON Lines, CSV, text, FHIR; gzip) and write
+    /// one record per input record, in order.
     Score(score::Args),
     /// Assess the context of one mention per record (JSON Lines {"id",
     /// "text", "target"}): negated, recent/historical/hypothetical,

@@ -1,239 +1,323 @@
-//! `portal-triage score`: JSON Lines in, one JSON line out per input line.
+//! `portal-triage score`: message archives in (JSON Lines, CSV, plain text,
+//! FHIR NDJSON; gzip or not; files or standard input), one scored record out
+//! per input record, in input order, on all cores.
+
+mod fields;
+mod input;
+mod output;
+mod pipeline;
+mod progress;
+mod record;
+
+// Shared with `context`, which reads JSON Lines the same way.
+pub(super) use record::salvage;
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
-use serde_json::{Map, Value, json};
-use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use fields::Fields;
+use input::{Counters, Format, FormatArg, Planned};
+use output::{Layout, OutputFormat, Sink};
+use pipeline::{Failure, Report, Shared};
+use portal_triage::Route;
+use progress::Progress;
+use record::Problem;
+use std::io::ErrorKind;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-Input: JSON Lines, one object per line with an id and a text field.
-Output: one JSON object per input line, in input order:
-  {\"id\", \"route\", \"score\", \"rules\"} (+ \"findings\" etc. with --explain,
-  + \"error\" and \"line\" when the record was malformed).
-A malformed line (bad JSON, missing text, invalid UTF-8) still yields a record,
-scored on whatever text could be recovered. Blank lines are not records and are
-skipped. Errors on stderr name line numbers, never message text.
+Input formats (--format auto picks one per input: from the extension after
+stripping .gz — .jsonl/.ndjson/.json, .csv, .txt — else from the content):
+  jsonl  one JSON object per line; --id-field / --text-field name the keys,
+         dotted paths reach nested ones (message.body, notes.0.text)
+  csv    a header row, then one message per row; quoted fields may span lines
+  text   one message per line; the id is the line number
+  fhir   FHIR R4 Bulk Data NDJSON of Communication resources: the id is the
+         resource id, the text is every payload[].contentString joined
+gzip input (.gz, or gzip content) is read transparently. Blank lines are not
+records. Several inputs are scored one after the other into one output.
 
-Exit codes: 0 all records scored; 1 some records were malformed (the output is
-still complete); 2 usage, rule or I/O error.")]
+Output: one record per input record, in input order, whatever --threads is:
+  {\"id\", \"route\", \"score\", \"rules\"} (+ \"flags\" when the text is odd,
+  + \"priority\" routine/urgent/stat for FHIR, + the --keep-fields,
+  + \"findings\", \"suppressed\", \"readings\", \"advice\", \"summary\" with --explain,
+  + \"file\" when several inputs are given, + \"error\" and \"line\" when malformed).
+A malformed record (bad JSON or CSV row, invalid UTF-8, no text, empty text,
+no id) is still scored on whatever text could be recovered. Messages on
+stderr name files, line numbers and ids, never message text.
+
+A summary goes to stderr at the end (records per route, malformed records
+by kind, bytes, time, throughput); a progress bar when stderr is a
+terminal. --quiet silences both; --progress forces progress lines.
+
+Exit codes: 0 all records scored; 1 some records were malformed (the output
+is still complete); 2 usage, rule or I/O error (a missing or unreadable
+file, UTF-16 text, a JSON array instead of JSON Lines, an unknown
+--text-field, rules that do not load, a failed write: what was written holds
+whole records only). A closed output pipe ends quietly (exit 0).
+
+Examples:
+  portal-triage score inbox.jsonl > scored.jsonl
+  portal-triage score --threads 8 export-2019.csv.gz export-2020.csv.gz -o scored.csv
+  portal-triage score --format csv --id-field msg_id --text-field body --keep-fields clinic,sent_at - < export.csv
+  portal-triage score Communication.ndjson.gz --explain | jq 'select(.priority == \"stat\")'")]
 pub struct Args {
-    /// JSON Lines file to score (standard input when absent or `-`).
-    file: Option<PathBuf>,
+    /// Files to score (standard input when none, or `-`).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
     #[command(flatten)]
     rules: RuleArgs,
-    /// Include the full decision (findings, suppressed, readings, advice).
+    /// Include the full decision (findings with spans, suppressed mentions,
+    /// readings, advice, summary).
     #[arg(long)]
     explain: bool,
-    /// Name of the id field.
-    #[arg(long, default_value = "id")]
-    id_field: String,
-    /// Name of the text field.
-    #[arg(long, default_value = "text")]
-    text_field: String,
+    /// The id field: JSON key or dotted path, or CSV column [default: id].
+    #[arg(long, value_name = "FIELD")]
+    id_field: Option<String>,
+    /// The text field: JSON key or dotted path, or CSV column [default: text;
+    /// for FHIR payload.contentString].
+    #[arg(long, value_name = "FIELD")]
+    text_field: Option<String>,
+    /// Input fields to copy into each output record (comma-separated; JSON
+    /// keys or dotted paths, or CSV columns).
+    #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
+    keep_fields: Vec<String>,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Output format [default: csv when -o ends in .csv, else jsonl].
+    #[arg(long, value_enum)]
+    output_format: Option<OutputFormat>,
+    /// Scoring threads [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    threads: Option<NonZeroUsize>,
+    /// Show progress on stderr even when it is not a terminal.
+    #[arg(long, conflicts_with = "quiet")]
+    progress: bool,
+    /// No progress and no summary on stderr (errors are still reported).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
+/// Run `score`; returns the exit code.
 pub fn run(args: Args) -> i32 {
-    let engine = match args.rules.engine() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            return EXIT_ERROR;
+    match score(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("portal-triage: {message}");
+            EXIT_ERROR
         }
-    };
-    let input: Box<dyn Read> = match &args.file {
-        None => Box::new(std::io::stdin().lock()),
-        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
-        Some(p) => match std::fs::File::open(p) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("portal-triage: cannot open {}: {e}", p.display());
-                return EXIT_ERROR;
-            }
-        },
-    };
-    let mut reader = BufReader::with_capacity(1 << 16, input);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut line = Vec::new();
-    let mut line_no = 0usize;
-    let mut malformed = 0usize;
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("portal-triage: read error after line {line_no}: {e}");
-                return EXIT_ERROR;
-            }
-        }
-        line_no += 1;
-        let raw = trim_line(&line);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue; // blank lines are not records
-        }
-        let record = score_line(&engine, raw, line_no, &args);
-        if record.get("error").is_some() {
-            malformed += 1;
-        }
-        let write = serde_json::to_writer(&mut out, &record)
-            .map_err(std::io::Error::from)
-            .and_then(|_| out.write_all(b"\n"));
-        if let Err(e) = write {
-            if e.kind() == ErrorKind::BrokenPipe {
-                return EXIT_OK;
-            }
-            eprintln!("portal-triage: write error: {e}");
-            return EXIT_ERROR;
-        }
-    }
-    if let Err(e) = out.flush() {
-        if e.kind() != ErrorKind::BrokenPipe {
-            eprintln!("portal-triage: write error: {e}");
-            return EXIT_ERROR;
-        }
-    }
-    if malformed > 0 {
-        eprintln!(
-            "portal-triage: {malformed} malformed record(s); each was still scored and carries an \"error\" field"
-        );
-        EXIT_PROBLEMS
-    } else {
-        EXIT_OK
     }
 }
 
-pub(super) fn trim_line(line: &[u8]) -> &[u8] {
-    let mut l = line;
-    while let [rest @ .., b'\n' | b'\r'] = l {
-        l = rest;
+fn score(args: Args) -> Result<i32, String> {
+    for k in &args.keep_fields {
+        if output::RESERVED.contains(&k.as_str()) {
+            return Err(format!(
+                "--keep-fields {k}: `{k}` is already an output field; keep the other fields, or rename the column in the input"
+            ));
+        }
+        if k.is_empty() {
+            return Err("--keep-fields: an empty field name (check the commas)".to_string());
+        }
     }
-    l
-}
-
-/// Score one input line into one output record; never fails.
-fn score_line(engine: &portal_triage::Triage, raw: &[u8], line_no: usize, args: &Args) -> Value {
-    let (text_owned, utf8_error) = match std::str::from_utf8(raw) {
-        Ok(s) => (std::borrow::Cow::Borrowed(s), None),
-        Err(_) => (String::from_utf8_lossy(raw), Some("invalid UTF-8")),
+    let engine = args.rules.engine().map_err(|e| e.to_string())?;
+    let fields = Fields::new(
+        args.id_field.as_deref(),
+        args.text_field.as_deref(),
+        &args.keep_fields,
+    );
+    let counters = Counters::default();
+    let reads_stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
+    if reads_stdin && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("portal-triage: reading messages from standard input (end with Ctrl-D)");
+    }
+    let mut inputs = Vec::new();
+    for path in input::paths(&args.files)? {
+        inputs.push(Planned::check(path, args.format, &fields, &counters)?);
+    }
+    if !args.keep_fields.is_empty() {
+        if let Some(text) = inputs.iter().find(|i| i.format() == Format::Text) {
+            return Err(format!(
+                "--keep-fields: {} is plain text, which has no fields to keep",
+                text.name()
+            ));
+        }
+    }
+    if let Some(out) = &args.output {
+        refuse_overwriting_an_input(out, &args.files)?;
+    }
+    let format = args.output_format.unwrap_or_else(|| {
+        let csv = args
+            .output
+            .as_ref()
+            .and_then(|p| p.extension())
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        if csv {
+            OutputFormat::Csv
+        } else {
+            OutputFormat::Jsonl
+        }
+    });
+    let layout = Layout {
+        format,
+        explain: args.explain,
+        inputs: inputs.iter().map(|i| i.name().to_string()).collect(),
+        any_fhir: inputs.iter().any(|i| i.format() == Format::Fhir),
+        keep: args.keep_fields.clone(),
     };
-    let mut error: Option<String> = utf8_error.map(str::to_string);
-    let (id, text): (Value, String) = match serde_json::from_str::<Value>(&text_owned) {
-        Ok(Value::Object(obj)) => {
-            let id = obj.get(&args.id_field).cloned().unwrap_or(Value::Null);
-            let text = match obj.get(&args.text_field) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => {
-                    error
-                        .get_or_insert_with(|| format!("missing text field `{}`", args.text_field));
-                    String::new()
-                }
-                Some(other) => {
-                    error.get_or_insert_with(|| {
-                        format!("text field `{}` is not a string", args.text_field)
-                    });
-                    other.to_string()
-                }
-            };
-            if id.is_null() {
-                error.get_or_insert_with(|| format!("missing id field `{}`", args.id_field));
-            }
-            (id, text)
-        }
-        Ok(_) => {
-            error.get_or_insert_with(|| "not a JSON object".to_string());
-            (Value::Null, String::new())
-        }
-        Err(e) => {
-            error.get_or_insert_with(|| {
-                format!(
-                    "bad JSON: {}",
-                    e.to_string()
-                        .split(" at line")
-                        .next()
-                        .unwrap_or("syntax error")
-                )
-            });
-            // Recover what we can: the fields if they can be found,
-            // otherwise the whole line as text.
-            let id = salvage(&text_owned, &args.id_field).unwrap_or(Value::Null);
-            let text = match salvage(&text_owned, &args.text_field) {
-                Some(Value::String(t)) => t,
-                _ => text_owned.into_owned(),
-            };
-            (id, text)
-        }
-    };
-    let d = engine.classify(&text);
-    let mut rec = Map::new();
-    rec.insert("id".into(), id);
-    rec.insert("route".into(), json!(d.route));
-    rec.insert("score".into(), json!(d.score));
-    rec.insert("rules".into(), json!(d.rule_ids()));
-    if !d.flags.is_empty() {
-        rec.insert("flags".into(), json!(d.flags));
-    }
-    if let Some(e) = error {
-        rec.insert("error".into(), json!(e));
-        rec.insert("line".into(), json!(line_no));
-    }
-    if args.explain {
-        rec.insert("findings".into(), json!(d.findings));
-        rec.insert("suppressed".into(), json!(d.suppressed));
-        rec.insert("readings".into(), json!(d.readings));
-        rec.insert("advice".into(), json!(d.advice));
-        rec.insert("summary".into(), json!(d.summary));
-    }
-    Value::Object(rec)
-}
-
-/// Find `"field": value` in a line that is not valid JSON and decode the
-/// value: a string (up to its closing quote, or the end of the line when the
-/// record was cut), or a number.
-pub(super) fn salvage(line: &str, field: &str) -> Option<Value> {
-    let key = format!("\"{field}\"");
-    let at = line.find(&key)? + key.len();
-    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
-    if let Some(body) = rest.strip_prefix('"') {
-        let mut end = None;
-        let mut escaped = false;
-        for (i, c) in body.char_indices() {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => {
-                    end = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let literal = &body[..end.unwrap_or(body.len())];
-        let decoded = serde_json::from_str::<String>(&format!("\"{literal}\""))
-            .unwrap_or_else(|_| literal.to_string());
-        return Some(Value::String(decoded));
-    }
-    let number: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+'))
+    let total: Option<u64> = inputs.iter().map(Planned::size).sum();
+    let summary_inputs: Vec<(String, Format)> = inputs
+        .iter()
+        .map(|i| (i.name().to_string(), i.format()))
         .collect();
-    serde_json::from_str::<serde_json::Number>(&number)
-        .ok()
-        .map(Value::Number)
+    let mut sink = match &args.output {
+        Some(p) => Sink::create(p)?,
+        None => Sink::stdout(),
+    };
+    let threads = args
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let mut progress = Progress::new(args.progress, args.quiet, total);
+    if let Err(e) = sink.write(&layout.header()) {
+        return write_failure(&sink, e, 0);
+    }
+    let shared = Arc::new(Shared {
+        engine,
+        fields,
+        layout,
+    });
+    let (outcome, report) =
+        pipeline::run(inputs, shared, threads, &mut sink, &mut progress, &counters);
+    progress.finish();
+    match outcome {
+        Ok(()) => {}
+        Err(Failure::Write { error, records }) => return write_failure(&sink, error, records),
+        Err(Failure::Read(message)) => {
+            if !args.quiet {
+                summary(&report, &summary_inputs, &counters, threads);
+            }
+            return Err(message);
+        }
+        Err(Failure::Internal) => {
+            return Err(
+                "a scoring thread stopped unexpectedly; the output is incomplete (please report this bug)"
+                    .to_string(),
+            );
+        }
+    }
+    if !args.quiet {
+        summary(&report, &summary_inputs, &counters, threads);
+    }
+    let malformed = report.tally.malformed();
+    if malformed > 0 {
+        if args.quiet {
+            eprintln!(
+                "portal-triage: {malformed} malformed record(s); each was still scored and carries an \"error\" field"
+            );
+        }
+        Ok(EXIT_PROBLEMS)
+    } else {
+        Ok(EXIT_OK)
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::salvage;
-    use serde_json::json;
-
-    #[test]
-    fn salvages_fields_of_broken_lines() {
-        let line = r#"{"id": "m7", "text": "chest pain \"bad\" and"#;
-        assert_eq!(salvage(line, "id"), Some(json!("m7")));
-        assert_eq!(salvage(line, "text"), Some(json!("chest pain \"bad\" and")));
-        assert_eq!(salvage(r#"{"id": 42, "text": }"#, "id"), Some(json!(42)));
-        assert_eq!(salvage("no fields here", "id"), None);
+/// A closed pipe ends quietly (exit 0); any other write error is exit 2.
+fn write_failure(sink: &Sink, error: std::io::Error, records: u64) -> Result<i32, String> {
+    if error.kind() == ErrorKind::BrokenPipe {
+        return Ok(EXIT_OK);
     }
+    Err(format!(
+        "cannot write to {}: {error}; stopped after {records} whole records ({})",
+        sink.name(),
+        sink.hint()
+    ))
+}
+
+fn refuse_overwriting_an_input(out: &std::path::Path, files: &[PathBuf]) -> Result<(), String> {
+    let Ok(out_real) = std::fs::canonicalize(out) else {
+        return Ok(()); // does not exist yet
+    };
+    for f in files {
+        if std::fs::canonicalize(f).is_ok_and(|p| p == out_real) {
+            return Err(format!(
+                "-o {}: is also an input; write the output to another file",
+                out.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn summary(report: &Report, inputs: &[(String, Format)], counters: &Counters, threads: usize) {
+    use std::sync::atomic::Ordering;
+    let t = &report.tally;
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let read = counters.read.load(Ordering::Relaxed);
+    let decoded = counters.decoded.load(Ordering::Relaxed);
+    let mut formats: Vec<&str> = Vec::new();
+    for (_, f) in inputs {
+        if !formats.contains(&f.as_str()) {
+            formats.push(f.as_str());
+        }
+    }
+    let bytes = if counters.gzip.load(Ordering::Relaxed) {
+        format!("{} read ({} decompressed)", mb(read), mb(decoded))
+    } else {
+        format!("{} read", mb(read))
+    };
+    eprintln!(
+        "portal-triage: scored {} records from {} input(s) ({}) in {:.1} s: {}, {:.0} records/s, {:.2} MB/s",
+        t.records,
+        inputs.len(),
+        formats.join(", "),
+        secs,
+        bytes,
+        t.records as f64 / secs,
+        decoded as f64 / 1e6 / secs
+    );
+    let routes: Vec<String> = Route::MOST_SEVERE_FIRST
+        .iter()
+        .zip(t.routes)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    eprintln!("  routes: {}", routes.join(", "));
+    let malformed = t.malformed();
+    if malformed > 0 {
+        let kinds: Vec<String> = Problem::ALL
+            .iter()
+            .zip(t.problems)
+            .filter(|(_, n)| *n > 0)
+            .map(|(p, n)| format!("{} {n}", p.name()))
+            .collect();
+        eprintln!(
+            "  malformed: {malformed} ({}); each was still scored and carries an \"error\" field",
+            kinds.join(", ")
+        );
+        for note in &t.notes {
+            eprintln!("    {note}");
+        }
+        if malformed > t.notes.len() as u64 {
+            eprintln!(
+                "    ... and {} more (select the records with an \"error\" field)",
+                malformed - t.notes.len() as u64
+            );
+        }
+    }
+    eprintln!(
+        "  time: classify {:.2} s, parse+encode {:.2} s (summed over {threads} scoring thread(s)); read {:.2} s; write {:.2} s",
+        t.timing.classify.as_secs_f64(),
+        t.timing.other.as_secs_f64(),
+        report.read.as_secs_f64(),
+        report.write.as_secs_f64()
+    );
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }

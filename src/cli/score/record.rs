@@ -1,0 +1,361 @@
+//! One input record to one scored record: parse what can be parsed, recover
+//! what can be recovered, classify, and name the problem if there was one.
+
+use super::fields::Fields;
+use super::input::{CsvRow, Format, MAX_CSV_ROW_LINES, MAX_RECORD_BYTES, Raw, RawData};
+use portal_triage::{Decision, Triage};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// What was wrong with a malformed record (the kinds counted in the
+/// summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// The line is not valid JSON.
+    BadJson,
+    /// The line is JSON but not an object.
+    NotObject,
+    /// The CSV row has a different number of cells than the header.
+    BadCsvRow,
+    /// The bytes are not valid UTF-8.
+    InvalidUtf8,
+    /// The record has no text field.
+    MissingText,
+    /// The text field is not a string.
+    TextNotString,
+    /// The text is empty or only whitespace.
+    EmptyText,
+    /// The record has no id.
+    MissingId,
+    /// A FHIR resource that is not a `Communication`.
+    NotCommunication,
+    /// The record was longer than the limit and was cut.
+    TooLong,
+}
+
+impl Problem {
+    /// Every kind, in the order of the summary.
+    pub const ALL: [Problem; 10] = [
+        Problem::BadJson,
+        Problem::NotObject,
+        Problem::BadCsvRow,
+        Problem::InvalidUtf8,
+        Problem::MissingText,
+        Problem::TextNotString,
+        Problem::EmptyText,
+        Problem::MissingId,
+        Problem::NotCommunication,
+        Problem::TooLong,
+    ];
+
+    /// The kind's name in the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Problem::BadJson => "bad-json",
+            Problem::NotObject => "not-an-object",
+            Problem::BadCsvRow => "bad-csv-row",
+            Problem::InvalidUtf8 => "invalid-utf8",
+            Problem::MissingText => "missing-text",
+            Problem::TextNotString => "text-not-a-string",
+            Problem::EmptyText => "empty-text",
+            Problem::MissingId => "missing-id",
+            Problem::NotCommunication => "not-a-communication",
+            Problem::TooLong => "too-long",
+        }
+    }
+
+    /// Index into [`Problem::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The first problem found in a record; its message never quotes the
+/// record's text.
+#[derive(Debug, Clone)]
+pub struct RecordError {
+    /// The kind.
+    pub kind: Problem,
+    /// A sentence for the `error` field.
+    pub message: String,
+}
+
+/// One scored record, ready to be written.
+pub struct Scored {
+    /// The input's index on the command line.
+    pub source: u32,
+    /// The input's format.
+    pub format: Format,
+    /// The line where the record starts.
+    pub line: u64,
+    /// The id (null when none could be found).
+    pub id: Value,
+    /// The decision on whatever text was found.
+    pub decision: Decision,
+    /// The first problem, if any.
+    pub error: Option<RecordError>,
+    /// The `--keep-fields` values, in order (null when absent).
+    pub kept: Vec<Value>,
+}
+
+/// Time spent by a scoring thread, split between the engine and the rest.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timing {
+    /// In `Triage::classify`.
+    pub classify: Duration,
+    /// Parsing records and encoding output.
+    pub other: Duration,
+}
+
+struct Parts {
+    id: Value,
+    text: String,
+    error: Option<RecordError>,
+    kept: Vec<Value>,
+}
+
+impl Parts {
+    fn problem(&mut self, kind: Problem, message: impl FnOnce() -> String) {
+        if self.error.is_none() {
+            self.error = Some(RecordError {
+                kind,
+                message: message(),
+            });
+        }
+    }
+}
+
+/// Score one record; never fails: a malformed record is scored on the text
+/// that could be recovered and carries an error.
+pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) -> Scored {
+    let started = Instant::now();
+    let mut parts = Parts {
+        id: Value::Null,
+        text: String::new(),
+        error: None,
+        kept: Vec::new(),
+    };
+    if raw.cut {
+        parts.problem(Problem::TooLong, || {
+            format!(
+                "record longer than {} MiB; scored on its first {} MiB",
+                MAX_RECORD_BYTES >> 20,
+                MAX_RECORD_BYTES >> 20
+            )
+        });
+    }
+    match (&raw.data, raw.format) {
+        (RawData::Line(bytes), Format::Text) => {
+            let text = utf8(bytes, &mut parts);
+            parts.id = Value::from(raw.line);
+            parts.text = text.into_owned();
+        }
+        (RawData::Line(bytes), format) => parse_json(bytes, format, fields, &mut parts),
+        (RawData::Csv(row), _) => parse_csv(row, raw.line, &mut parts),
+    }
+    if parts.kept.len() < fields.keep().len() {
+        parts.kept.resize(fields.keep().len(), Value::Null);
+    }
+    if parts.error.is_none() && parts.text.trim().is_empty() {
+        parts.problem(Problem::EmptyText, || "empty text".to_string());
+    }
+    let classify_start = Instant::now();
+    let decision = engine.classify(&parts.text);
+    let classify_end = Instant::now();
+    timing.classify += classify_end - classify_start;
+    timing.other += classify_start - started;
+    Scored {
+        source: raw.source,
+        format: raw.format,
+        line: raw.line,
+        id: parts.id,
+        decision,
+        error: parts.error,
+        kept: parts.kept,
+    }
+}
+
+fn utf8<'a>(bytes: &'a [u8], parts: &mut Parts) -> Cow<'a, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            parts.problem(Problem::InvalidUtf8, || "invalid UTF-8".to_string());
+            String::from_utf8_lossy(bytes)
+        }
+    }
+}
+
+fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) {
+    let line = utf8(bytes, parts);
+    let id_path = fields.id(format);
+    let text_path = fields.text(format);
+    match serde_json::from_str::<Value>(&line) {
+        Ok(Value::Object(obj)) => {
+            if format == Format::Fhir
+                && obj.get("resourceType").and_then(Value::as_str) != Some("Communication")
+            {
+                parts.problem(Problem::NotCommunication, || {
+                    "not a FHIR Communication resource (resourceType)".to_string()
+                });
+            }
+            parts.id = id_path.value(&obj);
+            parts.kept = fields.keep().iter().map(|k| k.value(&obj)).collect();
+            parts.text = text_of(&obj, fields, format, parts);
+            if parts.id.is_null() {
+                parts.problem(Problem::MissingId, || {
+                    format!("missing id field `{}`", id_path.as_str())
+                });
+            }
+        }
+        Ok(_) => parts.problem(Problem::NotObject, || "not a JSON object".to_string()),
+        Err(e) => {
+            parts.problem(Problem::BadJson, || {
+                let what = e.to_string();
+                let what = what.split(" at line").next().unwrap_or("syntax error");
+                format!("bad JSON: {what} (column {})", e.column())
+            });
+            // Recover what we can: the fields if they can be found,
+            // otherwise the whole line as text.
+            parts.id = salvage(&line, id_path.leaf()).unwrap_or(Value::Null);
+            parts.text = match salvage(&line, text_path.leaf()) {
+                Some(Value::String(t)) => t,
+                _ => line.into_owned(),
+            };
+        }
+    }
+}
+
+/// The text at the text path: strings joined by newlines (FHIR payloads),
+/// anything else noted as a problem and read as JSON text.
+fn text_of(obj: &Map<String, Value>, fields: &Fields, format: Format, parts: &mut Parts) -> String {
+    let path = fields.text(format);
+    let found: Vec<&Value> = path
+        .resolve(obj)
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .collect();
+    if found.is_empty() {
+        parts.problem(Problem::MissingText, || {
+            if format == Format::Fhir && !fields.text_given() {
+                "no payload[].contentString (attachments are not read)".to_string()
+            } else {
+                format!("missing text field `{}`", path.as_str())
+            }
+        });
+        return String::new();
+    }
+    let mut text = String::new();
+    for (i, v) in found.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        match v {
+            Value::String(s) => text.push_str(s),
+            other => {
+                parts.problem(Problem::TextNotString, || {
+                    format!("text field `{}` is not a string", path.as_str())
+                });
+                text.push_str(&other.to_string());
+            }
+        }
+    }
+    text
+}
+
+fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
+    if row.lines > MAX_CSV_ROW_LINES {
+        parts.problem(Problem::BadCsvRow, || {
+            format!(
+                "CSV row spans {} lines (up to line {}); an unclosed quote may have joined rows",
+                row.lines,
+                line + row.lines - 1
+            )
+        });
+    }
+    if row.width != row.header_width {
+        parts.problem(Problem::BadCsvRow, || {
+            format!(
+                "CSV row has {} fields, the header has {}",
+                row.width, row.header_width
+            )
+        });
+    }
+    let cell =
+        |c: &Option<Vec<u8>>, parts: &mut Parts| c.as_deref().map(|b| utf8(b, parts).into_owned());
+    let id = cell(&row.id, parts);
+    let text = match (&row.text, &row.all) {
+        (Some(t), _) => utf8(t, parts).into_owned(),
+        (None, Some(all)) => utf8(all, parts).into_owned(),
+        (None, None) => String::new(),
+    };
+    parts.kept = row
+        .keep
+        .iter()
+        .map(|k| cell(k, parts).map_or(Value::Null, Value::String))
+        .collect();
+    match id {
+        Some(id) if !id.trim().is_empty() => parts.id = Value::String(id),
+        _ => parts.problem(Problem::MissingId, || {
+            "missing id (empty id cell)".to_string()
+        }),
+    }
+    parts.text = text;
+}
+
+/// Find `"field": value` in a line that is not valid JSON and decode the
+/// value: a string (up to its closing quote, or the end of the line when the
+/// record was cut), or a number.
+pub fn salvage(line: &str, field: &str) -> Option<Value> {
+    let key = format!("\"{field}\"");
+    let at = line.find(&key)? + key.len();
+    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    if let Some(body) = rest.strip_prefix('"') {
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let literal = &body[..end.unwrap_or(body.len())];
+        let decoded = serde_json::from_str::<String>(&format!("\"{literal}\""))
+            .unwrap_or_else(|_| literal.to_string());
+        return Some(Value::String(decoded));
+    }
+    let number: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+'))
+        .collect();
+    serde_json::from_str::<serde_json::Number>(&number)
+        .ok()
+        .map(Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Problem, salvage};
+    use serde_json::json;
+
+    #[test]
+    fn problem_kinds_index_their_own_slot() {
+        for (i, p) in Problem::ALL.iter().enumerate() {
+            assert_eq!(p.index(), i, "{}", p.name());
+        }
+    }
+
+    #[test]
+    fn salvages_fields_of_broken_lines() {
+        let line = r#"{"id": "m7", "text": "chest pain \"bad\" and"#;
+        assert_eq!(salvage(line, "id"), Some(json!("m7")));
+        assert_eq!(salvage(line, "text"), Some(json!("chest pain \"bad\" and")));
+        assert_eq!(salvage(r#"{"id": 42, "text": }"#, "id"), Some(json!(42)));
+        assert_eq!(salvage("no fields here", "id"), None);
+    }
+}

@@ -30,11 +30,17 @@ fn input_cut_mid_record_still_yields_every_record() {
     assert_eq!(code, 1, "{err}");
     let r = records(&out);
     assert_eq!(r.len(), 2);
-    assert_eq!((r[1]["id"].as_str(), r[1]["line"].as_u64()), (Some("b"), Some(2)));
+    assert_eq!(
+        (r[1]["id"].as_str(), r[1]["line"].as_u64()),
+        (Some("b"), Some(2))
+    );
     assert!(r[1]["error"].as_str().unwrap().starts_with("bad JSON"));
     // Scored on what was recovered: the emergency is not lost.
     assert_eq!(r[1]["route"], "call-911");
-    assert!(!err.contains("chest"), "errors never quote message text: {err}");
+    assert!(
+        !err.contains("chest"),
+        "errors never quote message text: {err}"
+    );
 }
 
 #[test]
@@ -42,11 +48,15 @@ fn a_100_mb_line_is_one_flagged_record_and_the_rest_follows() {
     let dir = tempdir("long-line");
     let path = dir.join("big.jsonl");
     let mut data = Vec::with_capacity(101 << 20);
-    data.extend_from_slice(b"{\"id\": \"before\", \"text\": \"no fever\"}\n{\"id\": \"huge\", \"text\": \"");
+    data.extend_from_slice(
+        b"{\"id\": \"before\", \"text\": \"no fever\"}\n{\"id\": \"huge\", \"text\": \"",
+    );
     while data.len() < 100 << 20 {
         data.extend_from_slice(b"refill please ");
     }
-    data.extend_from_slice(b"\"}\n{\"id\": \"after\", \"text\": \"my face is drooping right now\"}\n");
+    data.extend_from_slice(
+        b"\"}\n{\"id\": \"after\", \"text\": \"my face is drooping right now\"}\n",
+    );
     std::fs::write(&path, &data).unwrap();
     drop(data);
     let (code, out, err) = common::run_cli(&["score", path.to_str().unwrap()], b"");
@@ -55,7 +65,11 @@ fn a_100_mb_line_is_one_flagged_record_and_the_rest_follows() {
     let r = records(&out);
     let ids: Vec<&str> = r.iter().map(|x| x["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["before", "huge", "after"]);
-    assert!(r[1]["error"].as_str().unwrap().contains("longer than"), "{}", r[1]);
+    assert!(
+        r[1]["error"].as_str().unwrap().contains("longer than"),
+        "{}",
+        r[1]
+    );
     assert_eq!(r[2]["route"], "call-911");
     assert!(err.contains(":2:"), "names the line: {err}");
 }
@@ -103,14 +117,16 @@ fn a_full_output_keeps_whole_records_only() {
 /// One input line: a valid record, a broken one, a blank line, invalid
 /// UTF-8, or a record without text.
 fn line() -> impl Strategy<Value = Vec<u8>> {
-    let text = prop::sample::select(&[
-        "crushing chest pain right now",
-        "refill please",
-        "no fever, my husband is slurring his words",
-        "sugar 45 and shaky",
-        "passed out yesterday, fine now",
-        "",
-    ][..]);
+    let text = prop::sample::select(
+        &[
+            "crushing chest pain right now",
+            "refill please",
+            "no fever, my husband is slurring his words",
+            "sugar 45 and shaky",
+            "passed out yesterday, fine now",
+            "",
+        ][..],
+    );
     prop_oneof![
         4 => (0u32..1000, text.clone()).prop_map(|(i, t)| format!("{{\"id\": {i}, \"text\": \"{t}\"}}").into_bytes()),
         1 => (0u32..1000, text.clone()).prop_map(|(i, t)| format!("{{\"id\": {i}, \"text\": \"{t}").into_bytes()),

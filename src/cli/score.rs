@@ -272,13 +272,13 @@ fn summary(report: &Report, inputs: &[(String, Format)], counters: &Counters, th
         format!("{} read", mb(read))
     };
     eprintln!(
-        "portal-triage: scored {} records from {} input(s) ({}) in {:.1} s: {}, {:.0} records/s, {:.2} MB/s",
+        "portal-triage: scored {} records from {} input(s) ({}) in {:.1} s: {}, {} records/s, {:.2} MB/s",
         t.records,
         inputs.len(),
         formats.join(", "),
         secs,
         bytes,
-        t.records as f64 / secs,
+        rate(t.records as f64 / secs),
         decoded as f64 / 1e6 / secs
     );
     let routes: Vec<String> = Route::MOST_SEVERE_FIRST
@@ -320,4 +320,16 @@ fn summary(report: &Report, inputs: &[(String, Format)], counters: &Counters, th
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// A rate with the precision it deserves: "0.2" for a few huge records
+/// rather than "0", whole numbers otherwise.
+fn rate(r: f64) -> String {
+    if !r.is_finite() {
+        "-".to_string()
+    } else if r < 10.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r:.0}")
+    }
 }

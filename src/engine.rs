@@ -308,13 +308,7 @@ impl Triage {
     fn classify_chunked(&self, text: &str) -> Decision {
         let max = self.inner.max_message_bytes;
         let overlap = (max / 4).min(CHUNK_OVERLAP);
-        let floor = |mut p: usize| {
-            p = p.min(text.len());
-            while !text.is_char_boundary(p) {
-                p -= 1;
-            }
-            p
-        };
+        let floor = |p: usize| floor_boundary(text, p);
         let mut parts: Vec<Decision> = Vec::new();
         let (mut own_start, mut chunk_start) = (0usize, 0usize);
         while own_start < text.len() {
@@ -952,13 +946,7 @@ impl Triage {
     /// ```
     pub fn context(&self, text: &str, start: usize, end: usize) -> crate::context::Context {
         let c = &*self.inner;
-        let clamp = |mut p: usize| {
-            p = p.min(text.len());
-            while !text.is_char_boundary(p) {
-                p -= 1;
-            }
-            p
-        };
+        let clamp = |p: usize| floor_boundary(text, p);
         let (start, end) = (clamp(start), clamp(end.max(start)));
         let span = std::ops::Range { start, end };
         let an = self.analyze(text, std::slice::from_ref(&span));
@@ -1092,6 +1080,16 @@ impl Triage {
         }
         out
     }
+}
+
+/// The nearest character boundary of `text` at or before `p` (clamped to
+/// the text).
+fn floor_boundary(text: &str, p: usize) -> usize {
+    let mut p = p.min(text.len());
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    p
 }
 
 /// Whether `t[s..e]` starts and ends on word boundaries. A match that

@@ -143,19 +143,24 @@ impl fmt::Display for Diagnostic {
             "{}:{}:{}: error[{}]: {}",
             self.path, self.line, self.column, self.code, self.message
         )?;
-        if self.source_line.is_empty() {
-            return Ok(());
-        }
-        writeln!(f)?;
-        let gutter = self.line.to_string().len();
-        writeln!(f, "{:gutter$} |", "")?;
-        writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(
-            f,
-            "{:gutter$} | {:>col$}",
-            "",
-            "^",
-            col = self.column.max(1)
-        )
+        snippet(f, self.line, self.column, &self.source_line)
     }
+}
+
+/// The source line under a diagnostic, rustc style, with a caret at
+/// `column` (nothing when the line is not known).
+pub(crate) fn snippet(
+    f: &mut fmt::Formatter<'_>,
+    line: usize,
+    column: usize,
+    source_line: &str,
+) -> fmt::Result {
+    if source_line.is_empty() {
+        return Ok(());
+    }
+    writeln!(f)?;
+    let gutter = line.to_string().len();
+    writeln!(f, "{:gutter$} |", "")?;
+    writeln!(f, "{line} | {source_line}")?;
+    write!(f, "{:gutter$} | {:>col$}", "", "^", col = column.max(1))
 }

@@ -63,20 +63,7 @@ impl fmt::Display for Lint {
             "{}:{}:{}: warning[{}]: {}",
             self.path, self.line, self.column, self.code, self.message
         )?;
-        if self.source_line.is_empty() {
-            return Ok(());
-        }
-        writeln!(f)?;
-        let gutter = self.line.to_string().len();
-        writeln!(f, "{:gutter$} |", "")?;
-        writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(
-            f,
-            "{:gutter$} | {:>col$}",
-            "",
-            "^",
-            col = self.column.max(1)
-        )
+        crate::error::snippet(f, self.line, self.column, &self.source_line)
     }
 }
 

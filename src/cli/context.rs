@@ -47,12 +47,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> i32 {
-    let engine = match args.rules.engine() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            return EXIT_ERROR;
-        }
+    let Some(engine) = args.rules.engine_or_report() else {
+        return EXIT_ERROR;
     };
     let input: Box<dyn Read> = match &args.file {
         None => Box::new(std::io::stdin().lock()),

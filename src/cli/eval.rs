@@ -497,12 +497,8 @@ pub fn report(e: &Evaluation, sources: &str) -> String {
 }
 
 pub fn run(args: Args) -> i32 {
-    let engine = match args.rules.engine() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            return EXIT_ERROR;
-        }
+    let Some(engine) = args.rules.engine_or_report() else {
+        return EXIT_ERROR;
     };
     let (records, problems) = match labeled::read(&args.files, true) {
         Ok(x) => x,

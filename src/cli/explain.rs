@@ -63,12 +63,8 @@ pub fn run(args: Args) -> i32 {
             String::from_utf8_lossy(&buf).into_owned()
         }
     };
-    let engine = match args.rules.engine() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            return EXIT_ERROR;
-        }
+    let Some(engine) = args.rules.engine_or_report() else {
+        return EXIT_ERROR;
     };
     let d = engine.classify(&text);
     let out = if args.json {

@@ -48,6 +48,14 @@ impl RuleArgs {
         };
         Triage::new(set)
     }
+
+    /// [`RuleArgs::engine`], reporting a failure on stderr (the caller then
+    /// exits with [`EXIT_ERROR`]).
+    pub fn engine_or_report(&self) -> Option<Triage> {
+        self.engine()
+            .map_err(|e| eprintln!("portal-triage: {e}"))
+            .ok()
+    }
 }
 
 #[derive(Subcommand)]
@@ -109,12 +117,8 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Test(args) => {
-            let engine = match args.rules.engine() {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("portal-triage: {e}");
-                    return EXIT_ERROR;
-                }
+            let Some(engine) = args.rules.engine_or_report() else {
+                return EXIT_ERROR;
             };
             let failures = engine.run_rule_tests();
             for f in &failures {

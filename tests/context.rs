@@ -207,6 +207,19 @@ fn regressions_found_by_properties_and_lints() {
             .iter()
             .any(|f| f.rule == "vitals.fever-high")
     );
+    // "can't ... without" is not a negation; a patient's hedge is not one.
+    assert_eq!(
+        route("I cannot climb stairs without chest pain anymore"),
+        Call911
+    );
+    assert_eq!(
+        route("walked a mile without chest pain, feeling good"),
+        NonUrgent
+    );
+    assert_eq!(
+        route("I doubt this chest pain is anything but it has been crushing for an hour"),
+        Call911
+    );
     // A full stop after a reading is not a decimal point.
     assert_eq!(route("My BP is 200/125. Is that ok?"), NeedsCall);
 }

@@ -381,16 +381,9 @@ pub fn run(args: Args) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let (records, problems) = match labeled::read(&args.files, false) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            return EXIT_ERROR;
-        }
+    let Some((records, problems)) = labeled::read_reporting(&args.files, false) else {
+        return EXIT_ERROR;
     };
-    for p in &problems {
-        eprintln!("portal-triage: {p}; line left out");
-    }
     let db: Vec<Decision> = records.iter().map(|r| eb.classify(&r.text)).collect();
     let da: Vec<Decision> = records.iter().map(|r| ea.classify(&r.text)).collect();
     let changes: Vec<Change> = records

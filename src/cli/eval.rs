@@ -500,16 +500,9 @@ pub fn run(args: Args) -> i32 {
     let Some(engine) = args.rules.engine_or_report() else {
         return EXIT_ERROR;
     };
-    let (records, problems) = match labeled::read(&args.files, true) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            return EXIT_ERROR;
-        }
+    let Some((records, problems)) = labeled::read_reporting(&args.files, true) else {
+        return EXIT_ERROR;
     };
-    for p in &problems {
-        eprintln!("portal-triage: {p}; line left out");
-    }
     let mut e = evaluate(&engine, &records);
     e.gates = gates(&args, &e);
     e.skipped = problems.iter().map(ToString::to_string).collect();

@@ -20,7 +20,7 @@
 //! let d = triage.classify("passed out yesterday after standing up, feel fine now");
 //! assert_eq!(d.route, Route::NeedsCall); // resolved: one level lower
 //!
-//! let d = triage.classify("What should I do if the chest pain comes back?");
+//! let d = triage.classify("If the chest pain comes back tonight, do I go to the ER?");
 //! assert_eq!(d.route, Route::NonUrgent); // hypothetical
 //! ```
 //!

@@ -128,7 +128,7 @@ pub(crate) struct Readers {
     glucose_kw: Regex,
     glucose_unit: Regex,
     glucose_device: Regex,
-    /// "... because it's been 320-340 all day": a later number that
+    /// "... it's been 280-310 since lunch": a later number that
     /// continues a glucose reading.
     glucose_again: Regex,
     temp_kw: Regex,
@@ -141,8 +141,8 @@ pub(crate) struct Readers {
     hr_unit: Regex,
     weight: Regex,
     weight_from_to: Regex,
-    /// Two weights, the later larger: "I was 78.1 kg last Tuesday and
-    /// 80.8 kg this morning".
+    /// Two weights, the later larger: "I was 81.2 kg on Sunday and
+    /// 84.0 kg today".
     weight_pair: Regex,
     period: Regex,
     /// Cheap gate: a message without digits has no readings.
@@ -337,7 +337,7 @@ impl Readers {
         });
         each_value(&self.glucose_unit, text, &[1], Some(2), &mut push);
         // A number that continues a glucose reading shortly after it ("my
-        // sugar stays over 300? because it's been 320-340 all day"): whole
+        // sugar keeps going over 250, it's been 280-310 since lunch"): whole
         // mg/dL values only, and not a time, a weight, a dose or a blood
         // pressure ("it's been 3 days", "it was 150/90").
         let Some(mut last_end) = out
@@ -636,25 +636,30 @@ mod tests {
     }
 
     fn one(text: &str, measure: Measure, field: &str) -> f64 {
-        let r = read(text);
-        let r: Vec<_> = r.iter().filter(|r| r.measure == measure).collect();
+        let r = of(text, measure);
         assert_eq!(r.len(), 1, "{text}: {r:?}");
         r[0].get(field).unwrap()
+    }
+
+    /// The readings of one measure in `text`.
+    fn of(text: &str, measure: Measure) -> Vec<Reading> {
+        read(text)
+            .into_iter()
+            .filter(|r| r.measure == measure)
+            .collect()
     }
 
     #[test]
     fn weight_gain_from_two_readings() {
         let gains = |t: &str| {
-            let mut out = Vec::new();
-            Readers::new().read(t, &mut out);
-            out.iter()
-                .filter(|r| r.measure == Measure::WeightGain)
-                .map(|r| (r.values[0].1, r.values[1].1))
+            of(t, Measure::WeightGain)
+                .iter()
+                .map(|r| (r.get("pounds").unwrap(), r.get("days").unwrap()))
                 .collect::<Vec<(f64, f64)>>()
         };
         assert_eq!(
-            gains("i was 78.1 kg last tuesday and 80.8 kg this morning"),
-            [(5.9, 7.0)]
+            gains("i was 81.2 kg on sunday and 84.0 kg today"),
+            [(6.2, 7.0)]
         );
         assert_eq!(gains("weighed 182 on monday, now 188"), [(6.0, 7.0)]);
         assert_eq!(gains("i was 180 lbs yesterday and 184 today"), [(4.0, 1.0)]);
@@ -666,20 +671,18 @@ mod tests {
 
     #[test]
     fn glucose_continued_by_a_later_number() {
-        let read = |t: &str| {
-            let mut out = Vec::new();
-            Readers::new().read(t, &mut out);
-            out.iter()
-                .filter(|r| r.measure == Measure::Glucose)
-                .map(|r| r.values[0].1)
+        let mg = |t: &str| {
+            of(t, Measure::Glucose)
+                .iter()
+                .map(|r| r.get("mg_dl").unwrap())
                 .collect::<Vec<f64>>()
         };
         assert_eq!(
-            read("what if my sugar stays over 300? because its been 320-340 all day"),
-            [300.0, 320.0, 340.0]
+            mg("my sugar keeps going over 250, its been 280-310 since lunch"),
+            [250.0, 280.0, 310.0]
         );
         assert_eq!(
-            read("sugar was 45 at lunch and now its been 38 twice"),
+            mg("sugar was 45 at lunch and now its been 38 twice"),
             [45.0, 38.0]
         );
         for t in [
@@ -690,7 +693,7 @@ mod tests {
             "its been 350 all day",
             "sugar 110. my weight, it has been 180 lbs",
         ] {
-            let v = read(t);
+            let v = mg(t);
             assert!(v.len() <= 1, "{t}: {v:?}");
         }
     }
@@ -699,13 +702,9 @@ mod tests {
     fn blood_pressure_at_the_end_of_a_sentence() {
         // Found by the property tests: a full stop after the reading.
         for text in ["my bp is 200/125. is that ok?", "186/104.", "186/104. no."] {
-            let mut out = Vec::new();
-            Readers::new().read_bp(text, &mut out);
-            assert_eq!(out.len(), 1, "{text}");
+            assert_eq!(of(text, Measure::BloodPressure).len(), 1, "{text}");
         }
-        let mut out = Vec::new();
-        Readers::new().read_bp("ratio 186/104.5", &mut out);
-        assert!(out.is_empty());
+        assert!(of("ratio 186/104.5", Measure::BloodPressure).is_empty());
     }
 
     #[test]

@@ -59,12 +59,12 @@ fn hypothetical_and_questions_about_the_future() {
     all(
         Route::NonUrgent,
         &[
-            "What should I do if the chest pain comes back?",
+            "If the chest pain comes back tonight, do I go to the ER?",
             "If I ever have a seizure at work, who do I call?",
-            "is it normal to get dizzy on this drug?",
+            "does this new pill make people dizzy sometimes?",
         ],
     );
-    let d = Triage::default().classify("what should I do if I get chest pain?");
+    let d = Triage::default().classify("in case I get chest pain on the trip, what then?");
     assert_eq!(d.suppressed[0].by, SuppressedBy::Hypothetical);
 }
 
@@ -79,7 +79,7 @@ fn historical_and_family_history() {
             "family history of heart attack",
         ],
     );
-    let d = Triage::default().classify("my dad died of a heart attack");
+    let d = Triage::default().classify("my grandfather died of a heart attack at 70");
     assert_eq!(d.route, Route::NonUrgent);
     assert_eq!(d.suppressed[0].by, SuppressedBy::Family);
 }
@@ -112,7 +112,7 @@ fn resolved_recent_is_one_level_lower_never_below_needs_call() {
         &[
             "I passed out yesterday, I feel fine now",
             "had chest pressure last night for 10 minutes, it went away",
-            "my face drooped for a few minutes this morning, fine now",
+            "one side of my face drooped briefly at breakfast, fine now",
         ],
     );
     let d = Triage::default().classify("I passed out yesterday, I feel fine now");
@@ -127,7 +127,7 @@ fn pseudo_cues_and_idioms() {
         &[
             "this paperwork is killing me",
             "dying to know my results!",
-            "I almost had a heart attack when I saw the bill",
+            "I nearly had a heart attack when I opened that bill",
         ],
     );
     all(

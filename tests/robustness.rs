@@ -26,7 +26,7 @@ const SENTENCES: &[&str] = &[
     "Please refill my lisinopril.",
     "My husband is slurring his words.",
     "History of stroke in 2018.",
-    "What should I do if my sugar drops?",
+    "If my sugar drops overnight, who do I call?",
     "Sugar was 45 this morning and I am shaky.",
     "Thanks so much for your help with the forms!",
     "I passed out yesterday, fine now.",

@@ -143,7 +143,7 @@ fn eval_json_is_one_document() {
 #[test]
 fn eval_lists_the_suppressed_mentions_of_a_miss() {
     let input = br#"{"id": "x1", "text": "no chest pain but my arm is numb and my face is drooping?? no", "route": "non-urgent"}
-{"id": "x2", "text": "what should I do if the chest pain comes back", "route": "call-911"}
+{"id": "x2", "text": "if the chest pain comes back, do I call you first", "route": "call-911"}
 "#;
     let (code, out, _) = run_with(bin(), &["eval", "-"], input);
     assert_eq!(code, 0);

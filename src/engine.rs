@@ -52,10 +52,21 @@ struct Candidate {
 #[derive(Debug)]
 struct Compiled {
     rules: RuleSet,
+    /// One automaton for every phrase and every pattern's required
+    /// literals (see `prefilter`): one pass over the text finds both.
     automaton: Option<AhoCorasick>,
-    /// Owners of each automaton pattern (a phrase may belong to several).
+    /// Owners of each automaton pattern (a phrase may belong to several;
+    /// a pattern's literal has none).
     owners: Vec<Vec<Owner>>,
+    /// The patterns each automaton pattern gates: (index into `regexes`,
+    /// the bit of the required set it belongs to).
+    gates: Vec<Vec<(u32, u8)>>,
     regexes: Vec<(Regex, Owner)>,
+    /// For each pattern, the bits of all its required sets: it runs when
+    /// one literal of each set occurs.
+    gate_full: Vec<u8>,
+    /// Patterns with no provable required literal: they run on every text.
+    ungated: Vec<u32>,
     cue_specs: Vec<CueSpec>,
     /// The largest `max_words` of any cue (how far to look for cues).
     cue_reach: u32,
@@ -172,17 +183,21 @@ impl Triage {
     /// size; time stays linear. Findings are not lost at chunk boundaries
     /// when `max` is at least 64 KiB (chunks overlap by 16 KiB).
     pub fn with_max_message_bytes(rules: RuleSet, max: usize) -> Result<Triage, Error> {
-        let mut phrases: Vec<String> = Vec::new();
-        let mut owners: Vec<Vec<Owner>> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = Default::default();
-        let mut add = |p: &str, o: Owner| match index.get(p) {
-            Some(&i) => owners[i].push(o),
-            None => {
-                index.insert(p.to_string(), phrases.len());
-                phrases.push(p.to_string());
-                owners.push(vec![o]);
-            }
-        };
+        // Automaton patterns: (bytes, owners, gated patterns), one per
+        // distinct string.
+        type Slot = (Vec<u8>, Vec<Owner>, Vec<(u32, u8)>);
+        let mut patterns: Vec<Slot> = Vec::new();
+        let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        fn slot(
+            index: &mut std::collections::HashMap<Vec<u8>, usize>,
+            patterns: &mut Vec<Slot>,
+            p: &[u8],
+        ) -> usize {
+            *index.entry(p.to_vec()).or_insert_with(|| {
+                patterns.push((p.to_vec(), Vec::new(), Vec::new()));
+                patterns.len() - 1
+            })
+        }
         // Every phrase and pattern, with the rule, cue, pseudo or terminator
         // it belongs to.
         let sources = (rules.rules.iter().enumerate())
@@ -209,9 +224,41 @@ impl Triage {
                     .map(|(i, c)| (Owner::Terminator(i as u32), &c.phrases, &c.compiled)),
             );
         let mut regexes: Vec<(Regex, Owner)> = Vec::new();
+        let mut gated: Vec<(usize, Vec<crate::prefilter::LiteralSet>)> = Vec::new();
+        let mut ungated: Vec<u32> = Vec::new();
+        let mut gate_full: Vec<u8> = Vec::new();
         for (o, ps, res) in sources {
-            ps.iter().for_each(|p| add(p, o));
-            regexes.extend(res.iter().map(|re| (re.clone(), o)));
+            for p in ps {
+                let i = slot(&mut index, &mut patterns, p.as_bytes());
+                patterns[i].1.push(o);
+            }
+            for re in res {
+                let r = regexes.len();
+                let sets = crate::prefilter::required_literals(re.as_str());
+                gate_full.push(((1u16 << sets.len()) - 1) as u8);
+                if sets.is_empty() {
+                    ungated.push(r as u32);
+                } else {
+                    gated.push((r, sets));
+                }
+                regexes.push((re.clone(), o));
+            }
+        }
+        for (r, sets) in gated {
+            for (bit, set) in sets.iter().enumerate() {
+                for l in set {
+                    let i = slot(&mut index, &mut patterns, l);
+                    patterns[i].2.push((r as u32, 1 << bit));
+                }
+            }
+        }
+        let mut phrases = Vec::with_capacity(patterns.len());
+        let mut owners = Vec::with_capacity(patterns.len());
+        let mut gates = Vec::with_capacity(patterns.len());
+        for (p, o, g) in patterns {
+            phrases.push(p);
+            owners.push(o);
+            gates.push(g);
         }
         let automaton = if phrases.is_empty() {
             None
@@ -241,7 +288,10 @@ impl Triage {
                 rules,
                 automaton,
                 owners,
+                gates,
                 regexes,
+                gate_full,
+                ungated,
                 cue_reach: cue_specs
                     .iter()
                     .map(|c: &CueSpec| c.max_words)
@@ -410,13 +460,27 @@ impl Triage {
     fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
         let c = &*self.inner;
         let mut cands: Vec<Candidate> = Vec::new();
+        // The patterns to run on this text: the ungated ones, and those
+        // whose required literal occurs.
+        let mut run: Vec<u32> = c.ungated.clone();
+        let mut seen = vec![0u8; c.regexes.len()];
         if let Some(ac) = &c.automaton {
             for m in ac.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
-                if !whole_words(t, s, e) {
+                let p = m.pattern().as_usize();
+                for &(r, bit) in &c.gates[p] {
+                    let got = &mut seen[r as usize];
+                    if *got & bit == 0 {
+                        *got |= bit;
+                        if *got == c.gate_full[r as usize] {
+                            run.push(r);
+                        }
+                    }
+                }
+                if c.owners[p].is_empty() || !whole_words(t, s, e) {
                     continue;
                 }
-                for &owner in &c.owners[m.pattern().as_usize()] {
+                for &owner in &c.owners[p] {
                     cands.push(Candidate {
                         start: s as u32,
                         end: e as u32,
@@ -425,12 +489,15 @@ impl Triage {
                 }
             }
         }
-        if !c.regexes.is_empty() {
+        if !run.is_empty() {
+            run.sort_unstable();
+            run.dedup();
             // Each pattern runs on its own: its literal prefilter and lazy
             // DFA are fast, while one RegexSet over hundreds of patterns
             // outgrows its DFA cache and falls back to the PikeVM (measured
             // 30x slower on the throughput corpus).
-            for (re, owner) in &c.regexes {
+            for &r in &run {
+                let (re, owner) = &c.regexes[r as usize];
                 for m in re.find_iter(t) {
                     if m.is_empty() || !whole_words(t, m.start(), m.end()) {
                         continue;
@@ -1298,5 +1365,53 @@ mod tests {
     fn triage_is_send_sync_clone() {
         fn is<T: Send + Sync + Clone>() {}
         is::<super::Triage>();
+    }
+
+    /// A pattern is skipped when one of its required literal sets is absent
+    /// from the text: that is only right if the pattern cannot match there.
+    /// Check every built-in pattern against every text the rule files test
+    /// with (hundreds of real matches), and every pattern's gate against the
+    /// engine's own decision to run it.
+    #[test]
+    fn every_pattern_match_contains_its_required_literals() {
+        let t = super::Triage::builtin().unwrap();
+        let c = &*t.inner;
+        let rules = &c.rules;
+        let mut texts: Vec<&str> = Vec::new();
+        for r in &rules.rules {
+            texts.extend(r.tests.iter().map(|x| x.text.as_str()));
+        }
+        for q in &rules.cues {
+            texts.extend(q.tests.iter().map(|x| x.text.as_str()));
+        }
+        let mut matched = 0;
+        for text in texts {
+            let norm = crate::normalize::Normalized::new(text);
+            let n = norm.text.as_str();
+            for (re, _) in &c.regexes {
+                if !re.is_match(n) {
+                    continue;
+                }
+                matched += 1;
+                for set in crate::prefilter::required_literals(re.as_str()) {
+                    assert!(
+                        set.iter()
+                            .any(|l| n.as_bytes().windows(l.len()).any(|w| w == &l[..])),
+                        "pattern {:?} matched {n:?} without any of {:?}",
+                        re.as_str(),
+                        set.iter()
+                            .map(|l| String::from_utf8_lossy(l))
+                            .collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        assert!(matched > 500, "only {matched} pattern matches checked");
+        // Most patterns are gated (the point of the prefilter).
+        assert!(
+            c.ungated.len() * 10 < c.regexes.len(),
+            "{} ungated",
+            c.ungated.len()
+        );
     }
 }

@@ -62,6 +62,7 @@ mod engine;
 mod error;
 mod lint;
 mod normalize;
+mod prefilter;
 mod route;
 mod rules;
 mod vitals;

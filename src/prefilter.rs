@@ -1,0 +1,320 @@
+//! Required literals of a pattern: a set of strings such that every match of
+//! the pattern contains at least one of them.
+//!
+//! The engine runs several hundred patterns per message. Most of them cannot
+//! match most messages, and the regex crate can only skip a text quickly
+//! when a match must *start* with a literal. Many of ours start with an
+//! optional or open-ended part (`(?:\d+|two|a few)? towels? ... soaked`), so
+//! the regex engine would scan every message with its lazy DFA. Instead, the
+//! engine gathers every pattern's required literals into the one
+//! Aho-Corasick pass it already makes over the text for the phrases, and
+//! runs a pattern only when one of its literals occurs. The analysis is
+//! conservative: when it cannot prove a literal is required, the pattern has
+//! no gate and always runs.
+
+use regex_syntax::hir::{Hir, HirKind};
+
+/// A required set whose shortest literal is shorter than this is not worth
+/// gating on (it occurs in almost every message and would fill the shared
+/// automaton with matches), unless its literals all hold a digit.
+const MIN_LITERAL: usize = 3;
+
+/// The most strings a finite set may have, and the longest string, when
+/// sets are multiplied out (`(?:is|are) swollen` is `is swollen`, `are
+/// swollen`).
+const MAX_SET: usize = 64;
+const MAX_LEN: usize = 48;
+
+/// The most required sets kept per pattern (the best ones).
+pub(crate) const MAX_CONJUNCTS: usize = 8;
+
+/// A set of literals one of which every match contains.
+pub(crate) type LiteralSet = Vec<Vec<u8>>;
+
+/// The required literal sets of `pattern` (in the syntax the regex crate
+/// compiles, i.e. after `normalize::fast_pattern`): every match of the
+/// pattern contains at least one literal of *each* returned set. Empty when
+/// nothing useful can be proven (the pattern must always run).
+pub(crate) fn required_literals(pattern: &str) -> Vec<LiteralSet> {
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
+        return Vec::new();
+    };
+    let mut sets: Vec<LiteralSet> = required(&hir)
+        .into_iter()
+        .map(|mut s| {
+            s.sort();
+            s.dedup();
+            s
+        })
+        .filter(|s| useful(s))
+        .collect();
+    sets.sort_by_key(|s| std::cmp::Reverse(quality(s)));
+    sets.dedup();
+    sets.truncate(MAX_CONJUNCTS);
+    sets
+}
+
+fn useful(set: &LiteralSet) -> bool {
+    !set.is_empty()
+        && set.len() <= MAX_SET
+        && set
+            .iter()
+            .all(|l| l.len() >= MIN_LITERAL || (!l.is_empty() && l.iter().any(u8::is_ascii_digit)))
+}
+
+/// How good a literal set is as a gate: longer shortest literal first, then
+/// fewer literals.
+fn quality(set: &LiteralSet) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = set.iter().map(Vec::len).min().unwrap_or(0);
+    (shortest, std::cmp::Reverse(set.len()))
+}
+
+/// Sets each of which is required (a conjunction).
+fn required(h: &Hir) -> Vec<LiteralSet> {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Vec::new(),
+        HirKind::Literal(_) | HirKind::Class(_) => exact(h).into_iter().collect(),
+        // A part repeated at least once is there at least once.
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Repetition(_) => Vec::new(),
+        HirKind::Capture(c) => required(&c.sub),
+        // Every part of a concatenation is in every match. Runs of parts
+        // whose language is a small finite set are multiplied out into
+        // longer literals; each run's set, and each other part's required
+        // sets, are all required.
+        HirKind::Concat(parts) => {
+            let mut out = Vec::new();
+            let mut run: Option<LiteralSet> = None;
+            for p in parts {
+                match exact(p) {
+                    Some(set) => {
+                        run = Some(match run.take() {
+                            None => set,
+                            Some(prev) => match product(&prev, &set) {
+                                Some(x) => x,
+                                None => {
+                                    out.push(prev);
+                                    set
+                                }
+                            },
+                        })
+                    }
+                    None => {
+                        out.extend(run.take());
+                        out.extend(required(p));
+                    }
+                }
+            }
+            out.extend(run);
+            out
+        }
+        // Every match matches one branch: the union of each branch's best
+        // set, if every branch has a useful one.
+        HirKind::Alternation(branches) => {
+            if let Some(set) = exact(h) {
+                return vec![set];
+            }
+            let mut all = Vec::new();
+            for b in branches {
+                let best = required(b)
+                    .into_iter()
+                    .filter(|s| useful(s))
+                    .max_by_key(quality);
+                match best {
+                    Some(s) => all.extend(s),
+                    None => return Vec::new(),
+                }
+                if all.len() > MAX_SET {
+                    return Vec::new();
+                }
+            }
+            vec![all]
+        }
+    }
+}
+
+/// The whole language of `h` when it is a small finite set of strings.
+fn exact(h: &Hir) -> Option<LiteralSet> {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(vec![Vec::new()]),
+        HirKind::Literal(lit) => (lit.0.len() <= MAX_LEN).then(|| vec![lit.0.to_vec()]),
+        HirKind::Class(class) => {
+            let mut out = Vec::new();
+            match class {
+                regex_syntax::hir::Class::Unicode(u) => {
+                    for r in u.iter() {
+                        for c in r.start()..=r.end() {
+                            out.push(c.to_string().into_bytes());
+                            if out.len() > 16 {
+                                return None;
+                            }
+                        }
+                    }
+                }
+                regex_syntax::hir::Class::Bytes(b) => {
+                    for r in b.iter() {
+                        for c in r.start()..=r.end() {
+                            out.push(vec![c]);
+                            if out.len() > 16 {
+                                return None;
+                            }
+                        }
+                    }
+                }
+            }
+            Some(out)
+        }
+        HirKind::Capture(c) => exact(&c.sub),
+        HirKind::Repetition(r) => {
+            let max = r.max?;
+            if max > 4 {
+                return None;
+            }
+            let one = exact(&r.sub)?;
+            let mut power: LiteralSet = vec![Vec::new()];
+            let mut out: LiteralSet = Vec::new();
+            for k in 0..=max {
+                if k >= r.min {
+                    out.extend(power.iter().cloned());
+                }
+                if k < max {
+                    power = product(&power, &one)?;
+                }
+                if out.len() > MAX_SET {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        HirKind::Concat(parts) => {
+            let mut acc: LiteralSet = vec![Vec::new()];
+            for p in parts {
+                acc = product(&acc, &exact(p)?)?;
+            }
+            Some(acc)
+        }
+        HirKind::Alternation(branches) => {
+            let mut out = Vec::new();
+            for b in branches {
+                out.extend(exact(b)?);
+                if out.len() > MAX_SET {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+    }
+}
+
+/// Every string of `a` followed by every string of `b`, if small enough.
+fn product(a: &LiteralSet, b: &LiteralSet) -> Option<LiteralSet> {
+    if a.len() * b.len() > MAX_SET {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            if x.len() + y.len() > MAX_LEN {
+                return None;
+            }
+            let mut s = x.clone();
+            s.extend_from_slice(y);
+            out.push(s);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex::Regex;
+
+    fn lits(p: &str) -> Vec<Vec<String>> {
+        required_literals(p)
+            .into_iter()
+            .map(|set| {
+                set.into_iter()
+                    .map(|l| String::from_utf8(l).unwrap())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_the_literals_every_match_needs() {
+        // Both "towel" and "soaked" are required; the better set first.
+        assert_eq!(
+            lits(r"(?-u:\b)(?:\d+|two|a few)? ?towels? (?:are |is )*soaked"),
+            vec![
+                vec!["soaked"],
+                vec![" towel ", " towels ", "towel ", "towels "]
+            ]
+        );
+        // Small finite parts are multiplied out into longer literals.
+        assert_eq!(
+            lits(r"(?:cant|cannot) (?:breathe|talk)"),
+            vec![vec![
+                "cannot breathe",
+                "cannot talk",
+                "cant breathe",
+                "cant talk"
+            ]]
+        );
+        // An optional part is not required; a wide class is not a literal.
+        assert!(lits(r"(?:swollen)?[a-z]+").is_empty());
+        // Too short to be worth it, unless digits.
+        assert!(lits(r"ab|cd").is_empty());
+        assert_eq!(lits(r"6[5-6]"), vec![vec!["65", "66"]]);
+        assert_eq!(lits(r"x(?:throat)+y"), vec![vec!["throat"]]);
+        // Every branch needs a set for the alternation to have one.
+        assert_eq!(
+            lits(r"(?:[a-z]+ swollen|puffy [a-z]+)"),
+            vec![vec![" swollen", "puffy "]]
+        );
+        assert!(lits(r"(?:[a-z]+ swollen|[a-z]+)").is_empty());
+    }
+
+    #[test]
+    fn a_gated_pattern_never_matches_without_its_literals() {
+        // Soundness on texts built from the patterns' own words.
+        let patterns = [
+            r"(?-u:\b)(?:used|gave) (?:my |his )?(?:epi ?pens?|epinephrine)(?-u:\b)",
+            r"(?:(?:new|red) )*(?:rash|hives)(?: (?:is|are) )*(?:spreading|all over)",
+            r"(?:pressing|held) [a-z ]{0,20}?(?:still bleeding|keeps bleeding)",
+            r"(?:[4-9]|1\d|2[0-7]) ?(?:weeks|wks) ?(?:pregnant|along)",
+        ];
+        let texts = [
+            "gave his epipen",
+            "used epinephrine",
+            "gave epi pens",
+            "red new rash is spreading",
+            "hives is all over",
+            "new rash are all over",
+            "held it hard still bleeding",
+            "pressing keeps bleeding",
+            "19 weeks pregnant",
+            "4wks along",
+            "nothing here",
+        ];
+        for p in patterns {
+            let sets = required_literals(p);
+            assert!(!sets.is_empty(), "{p:?} has no gate");
+            let re = Regex::new(p).unwrap();
+            let mut matched = 0;
+            for t in texts {
+                if re.is_match(t) {
+                    matched += 1;
+                    for set in &sets {
+                        assert!(
+                            set.iter()
+                                .any(|l| t.as_bytes().windows(l.len()).any(|w| w == &l[..])),
+                            "{p:?} matched {t:?} without any of {set:?}"
+                        );
+                    }
+                }
+            }
+            assert!(matched >= 2, "{p:?}: matched {matched} texts");
+        }
+    }
+}

@@ -46,7 +46,7 @@ pub(crate) fn required_literals(pattern: &str) -> Vec<LiteralSet> {
             s.dedup();
             s
         })
-        .filter(|s| useful(s))
+        .filter(useful)
         .collect();
     sets.sort_by_key(|s| std::cmp::Reverse(quality(s)));
     sets.dedup();
@@ -118,7 +118,7 @@ fn required(h: &Hir) -> Vec<LiteralSet> {
             for b in branches {
                 let best = required(b)
                     .into_iter()
-                    .filter(|s| useful(s))
+                    .filter(useful)
                     .max_by_key(quality);
                 match best {
                     Some(s) => all.extend(s),

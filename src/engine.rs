@@ -67,6 +67,13 @@ struct Compiled {
     gate_full: Vec<u8>,
     /// Patterns with no provable required literal: they run on every text.
     ungated: Vec<u32>,
+    /// For each rule pattern, how far a match reaches from a literal of its
+    /// first required set, when bounded: it is searched only around them.
+    reach: Vec<Option<u32>>,
+    /// The number readers whose patterns have no required literal set
+    /// (bits as in `Readers::read`); the others' sets are in the automaton
+    /// as gates numbered from `regexes.len()`.
+    readers_always: u32,
     cue_specs: Vec<CueSpec>,
     /// The largest `max_words` of any cue (how far to look for cues).
     cue_reach: u32,
@@ -227,6 +234,7 @@ impl Triage {
         let mut gated: Vec<(usize, Vec<crate::prefilter::LiteralSet>)> = Vec::new();
         let mut ungated: Vec<u32> = Vec::new();
         let mut gate_full: Vec<u8> = Vec::new();
+        let mut reach: Vec<Option<u32>> = Vec::new();
         for (o, ps, res) in sources {
             for p in ps {
                 let i = slot(&mut index, &mut patterns, p.as_bytes());
@@ -236,12 +244,34 @@ impl Triage {
                 let r = regexes.len();
                 let sets = crate::prefilter::required_literals(re.as_str());
                 gate_full.push(((1u16 << sets.len()) - 1) as u8);
+                reach.push(
+                    (!sets.is_empty())
+                        .then(|| crate::prefilter::window_reach(re.as_str()))
+                        .flatten()
+                        .map(|n| n as u32),
+                );
                 if sets.is_empty() {
                     ungated.push(r as u32);
                 } else {
                     gated.push((r, sets));
                 }
                 regexes.push((re.clone(), o));
+            }
+        }
+        // The number readers' patterns are gated the same way, numbered
+        // after the rule patterns.
+        let readers = Readers::new();
+        let mut readers_always = 0u32;
+        let mut reader_sets: Vec<(u32, &[crate::prefilter::LiteralSet])> =
+            readers.gate_sets().collect();
+        reader_sets.sort_by_key(|&(i, _)| i);
+        for (i, sets) in reader_sets {
+            debug_assert_eq!(gate_full.len(), regexes.len() + i as usize);
+            gate_full.push(((1u16 << sets.len()) - 1) as u8);
+            if sets.is_empty() {
+                readers_always |= 1 << i;
+            } else {
+                gated.push((regexes.len() + i as usize, sets.to_vec()));
             }
         }
         for (r, sets) in gated {
@@ -292,13 +322,15 @@ impl Triage {
                 regexes,
                 gate_full,
                 ungated,
+                reach,
                 cue_reach: cue_specs
                     .iter()
                     .map(|c: &CueSpec| c.max_words)
                     .max()
                     .unwrap_or(0),
                 cue_specs,
-                readers: Readers::new(),
+                readers,
+                readers_always,
                 max_message_bytes: max.max(1),
             }),
         })
@@ -453,22 +485,25 @@ impl Triage {
         }
     }
 
-    /// Find phrases and patterns, resolve overlaps, read numbers.
-    /// `targets` are mentions assessed from outside (normalized spans);
-    /// like findings, they keep a pseudo phrase from hiding a cue when they
-    /// begin inside it ("no change" + "change in vision").
-    fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
+    /// One pass of the automaton over normalized text: the phrase matches
+    /// (whole words) into `cands`, and which patterns and number readers can
+    /// match (their required literals all occur).
+    fn literal_pass(&self, t: &str, cands: &mut Vec<Candidate>) -> LiteralPass {
         let c = &*self.inner;
-        let mut cands: Vec<Candidate> = Vec::new();
         // The patterns to run on this text: the ungated ones, and those
-        // whose required literal occurs.
+        // whose required literal sets all occur.
         let mut run: Vec<u32> = c.ungated.clone();
-        let mut seen = vec![0u8; c.regexes.len()];
+        let mut seen = vec![0u8; c.gate_full.len()];
+        // Where the first required set of each windowed pattern occurs.
+        let mut hits: Vec<(u32, u32, u32)> = Vec::new();
         if let Some(ac) = &c.automaton {
             for m in ac.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
                 let p = m.pattern().as_usize();
                 for &(r, bit) in &c.gates[p] {
+                    if bit == 1 && c.reach.get(r as usize).is_some_and(Option::is_some) {
+                        hits.push((r, s as u32, e as u32));
+                    }
                     let got = &mut seen[r as usize];
                     if *got & bit == 0 {
                         *got |= bit;
@@ -489,27 +524,94 @@ impl Triage {
                 }
             }
         }
-        if !run.is_empty() {
-            run.sort_unstable();
-            run.dedup();
-            // Each pattern runs on its own: its literal prefilter and lazy
-            // DFA are fast, while one RegexSet over hundreds of patterns
-            // outgrows its DFA cache and falls back to the PikeVM (measured
-            // 30x slower on the throughput corpus).
-            for &r in &run {
-                let (re, owner) = &c.regexes[r as usize];
-                for m in re.find_iter(t) {
-                    if m.is_empty() || !whole_words(t, m.start(), m.end()) {
-                        continue;
-                    }
-                    cands.push(Candidate {
-                        start: m.start() as u32,
-                        end: m.end() as u32,
-                        owner: *owner,
-                    });
-                }
+        // Gates numbered past the rule patterns are the number readers'.
+        let mut reader_gates = c.readers_always;
+        run.retain(|&r| match (r as usize).checked_sub(c.regexes.len()) {
+            Some(i) => {
+                reader_gates |= 1 << i;
+                false
             }
+            None => true,
+        });
+        run.sort_unstable();
+        run.dedup();
+        hits.sort_unstable();
+        LiteralPass {
+            run,
+            hits,
+            reader_gates,
         }
+    }
+
+    /// The whole-word matches of rule pattern `r` in normalized text `t`.
+    /// Each pattern runs on its own: its literal prefilter and lazy DFA are
+    /// fast, while one RegexSet over hundreds of patterns outgrows its DFA
+    /// cache and falls back to the PikeVM (measured 30x slower on the
+    /// throughput corpus).
+    fn pattern_matches_into(
+        &self,
+        t: &str,
+        r: u32,
+        hits: &[(u32, u32, u32)],
+        mut f: impl FnMut(usize, usize),
+    ) {
+        let c = &*self.inner;
+        let re = &c.regexes[r as usize].0;
+        let mut push = |s: usize, e: usize| {
+            if s < e && whole_words(t, s, e) {
+                f(s, e);
+            }
+        };
+        match c.reach[r as usize] {
+            // A bounded pattern: only around its literals.
+            Some(reach) => {
+                let lo = hits.partition_point(|h| h.0 < r);
+                let hi = hits.partition_point(|h| h.0 <= r);
+                crate::prefilter::find_in_windows(
+                    re,
+                    t,
+                    hits[lo..hi].iter().map(|h| (h.1 as usize, h.2 as usize)),
+                    reach as usize,
+                    &mut push,
+                );
+            }
+            None => re.find_iter(t).for_each(|m| push(m.start(), m.end())),
+        }
+    }
+
+    /// The engine's matches of rule pattern `r` in normalized text `t`,
+    /// gates and windows included (for tests).
+    #[cfg(test)]
+    fn pattern_matches(&self, t: &str, r: usize) -> Vec<(u32, u32)> {
+        let pass = self.literal_pass(t, &mut Vec::new());
+        let mut out = Vec::new();
+        if pass.run.contains(&(r as u32)) {
+            self.pattern_matches_into(t, r as u32, &pass.hits, |s, e| {
+                out.push((s as u32, e as u32))
+            });
+        }
+        out
+    }
+
+    /// Find phrases and patterns, resolve overlaps, read numbers.
+    /// `targets` are mentions assessed from outside (normalized spans);
+    /// like findings, they keep a pseudo phrase from hiding a cue when they
+    /// begin inside it ("no change" + "change in vision").
+    fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
+        let c = &*self.inner;
+        let mut cands: Vec<Candidate> = Vec::new();
+        let pass = self.literal_pass(t, &mut cands);
+        for &r in &pass.run {
+            let owner = c.regexes[r as usize].1;
+            self.pattern_matches_into(t, r, &pass.hits, |start, end| {
+                cands.push(Candidate {
+                    start: start as u32,
+                    end: end as u32,
+                    owner,
+                })
+            });
+        }
+        let reader_gates = pass.reader_gates;
         // Resolve overlaps, class by class: pseudo phrases, then findings,
         // then cues and terminators. A phrase and a pattern of one rule on
         // the same words are one match.
@@ -644,7 +746,7 @@ impl Triage {
             }
         }
         let mut readings = Vec::new();
-        c.readers.read(t, &mut readings);
+        c.readers.read(t, reader_gates, &mut readings);
         Scan {
             triggers,
             cues,
@@ -1244,6 +1346,17 @@ struct Analysis {
     hits: Vec<CueHit>,
 }
 
+/// What one automaton pass found besides phrases.
+struct LiteralPass {
+    /// Rule patterns that can match, ascending.
+    run: Vec<u32>,
+    /// (pattern, start, end) of the first required set's literals of the
+    /// windowed patterns, sorted.
+    hits: Vec<(u32, u32, u32)>,
+    /// Number readers that can match (see `Readers::read`).
+    reader_gates: u32,
+}
+
 struct Scan {
     triggers: Vec<Candidate>,
     cues: Vec<Candidate>,
@@ -1306,33 +1419,38 @@ fn advice<'a>(
 
 fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> String {
     let mut out = String::from(route.as_str());
-    let mut concepts: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashSet<String> = Default::default();
+    // A handful of items each: a linear scan dedupes them faster than a
+    // hash set, and without cloning.
+    let mut concepts: Vec<(&str, bool, bool)> = Vec::new();
     for f in findings.iter().filter(|f| f.route > Route::NonUrgent) {
-        let mut c = f.concept.clone();
-        if f.context.resolved {
-            c.push_str(" (resolved)");
-        }
-        if f.context.experiencer == Experiencer::Other || f.context.third_person {
-            c.push_str(" (someone else)");
-        }
-        if seen.insert(c.clone()) {
-            concepts.push(c);
+        let key = (
+            f.concept.as_str(),
+            f.context.resolved,
+            f.context.experiencer == Experiencer::Other || f.context.third_person,
+        );
+        if !concepts.contains(&key) {
+            concepts.push(key);
         }
     }
     if concepts.is_empty() {
         out.push_str(": no urgent finding");
     } else {
-        out.push_str(": ");
-        out.push_str(&concepts.join("; "));
+        for (i, (concept, resolved, other)) in concepts.into_iter().enumerate() {
+            out.push_str(if i == 0 { ": " } else { "; " });
+            out.push_str(concept);
+            if resolved {
+                out.push_str(" (resolved)");
+            }
+            if other {
+                out.push_str(" (someone else)");
+            }
+        }
     }
     if !suppressed.is_empty() {
-        let mut s: Vec<String> = Vec::new();
-        let mut seen: std::collections::HashSet<String> = Default::default();
+        let mut items: Vec<(&str, &str)> = Vec::new();
         for x in suppressed {
-            let item = format!(
-                "{} ({})",
-                x.concept,
+            let item = (
+                x.concept.as_str(),
                 match x.by {
                     SuppressedBy::Negated => "negated",
                     SuppressedBy::Historical => "historical",
@@ -1340,14 +1458,22 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
                     SuppressedBy::Family => "family history",
                     SuppressedBy::Uncertain => "to be ruled out",
                     SuppressedBy::Idiom => "idiom",
-                }
+                },
             );
-            if seen.insert(item.clone()) {
-                s.push(item);
+            if !items.contains(&item) {
+                items.push(item);
             }
         }
         out.push_str(" | not counted: ");
-        out.push_str(&s.join("; "));
+        for (i, (concept, by)) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str("; ");
+            }
+            out.push_str(concept);
+            out.push_str(" (");
+            out.push_str(by);
+            out.push(')');
+        }
     }
     out
 }
@@ -1367,6 +1493,17 @@ mod tests {
         is::<super::Triage>();
     }
 
+    fn texts_of(rules: &crate::rules::RuleSet) -> Vec<String> {
+        let mut texts: Vec<String> = Vec::new();
+        for r in &rules.rules {
+            texts.extend(r.tests.iter().map(|x| x.text.clone()));
+        }
+        for q in &rules.cues {
+            texts.extend(q.tests.iter().map(|x| x.text.clone()));
+        }
+        texts
+    }
+
     /// A pattern is skipped when one of its required literal sets is absent
     /// from the text: that is only right if the pattern cannot match there.
     /// Check every built-in pattern against every text the rule files test
@@ -1377,15 +1514,9 @@ mod tests {
         let t = super::Triage::builtin().unwrap();
         let c = &*t.inner;
         let rules = &c.rules;
-        let mut texts: Vec<&str> = Vec::new();
-        for r in &rules.rules {
-            texts.extend(r.tests.iter().map(|x| x.text.as_str()));
-        }
-        for q in &rules.cues {
-            texts.extend(q.tests.iter().map(|x| x.text.as_str()));
-        }
+        let texts = texts_of(rules);
         let mut matched = 0;
-        for text in texts {
+        for text in &texts {
             let norm = crate::normalize::Normalized::new(text);
             let n = norm.text.as_str();
             for (re, _) in &c.regexes {
@@ -1407,6 +1538,26 @@ mod tests {
             }
         }
         assert!(matched > 500, "only {matched} pattern matches checked");
+        // Gates never hide a match, windows never change one: the engine's
+        // scan finds exactly the matches of running every pattern on the
+        // whole text, on every tested text and on all of them joined.
+        let mut all: Vec<String> = texts_of(rules);
+        all.push(all.join(" ... "));
+        for text in &all {
+            let norm = crate::normalize::Normalized::new(text);
+            let n = norm.text.as_str();
+            for (r, (re, _)) in c.regexes.iter().enumerate() {
+                let mut found: Vec<(u32, u32)> = re
+                    .find_iter(n)
+                    .filter(|m| !m.is_empty() && super::whole_words(n, m.start(), m.end()))
+                    .map(|m| (m.start() as u32, m.end() as u32))
+                    .collect();
+                found.sort_unstable();
+                let mut got = t.pattern_matches(n, r);
+                got.sort_unstable();
+                assert_eq!(got, found, "pattern {:?} on {n:?}", re.as_str());
+            }
+        }
         // Most patterns are gated (the point of the prefilter).
         assert!(
             c.ungated.len() * 10 < c.regexes.len(),

@@ -23,21 +23,80 @@ impl Normalized {
     /// Normalize `input`. Inputs longer than `u32::MAX` bytes must be cut
     /// before (the engine caps message length far below that).
     pub fn new(input: &str) -> Normalized {
-        let mut out = Normalized {
-            text: String::with_capacity(input.len() + 8),
+        let mut out = Fill {
+            bytes: Vec::with_capacity(input.len() + 8),
             origin: Vec::with_capacity(input.len() + 8),
         };
         out.fill(input);
-        out
+        // Only whole characters were pushed: the bytes are UTF-8.
+        let text = String::from_utf8(out.bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Normalized {
+            text,
+            origin: out.origin,
+        }
     }
 
+    /// The first normalized byte whose original character starts at or
+    /// after original byte `pos` (the text length when none does).
+    pub fn first_at_or_after(&self, pos: usize) -> usize {
+        self.origin.partition_point(|&(s, _)| (s as usize) < pos)
+    }
+
+    /// Map a normalized byte range to the original byte range.
+    pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+        if start >= end || start >= self.origin.len() {
+            return (0, 0);
+        }
+        let end = end.min(self.origin.len());
+        let s = self.origin[start].0 as usize;
+        let e = self.origin[end - 1].1 as usize;
+        (s, e.max(s))
+    }
+}
+
+/// The buffers `Normalized::new` fills, as bytes (pushed whole
+/// characters at a time).
+struct Fill {
+    bytes: Vec<u8>,
+    origin: Vec<(u32, u32)>,
+}
+
+impl Fill {
     fn fill(&mut self, input: &str) {
         let mut pending_space: Option<(u32, u32, bool)> = None; // start, end, saw newline
-        let mut chars = input.char_indices().peekable();
         let mut prev_alpha = false;
-        while let Some((i, c)) = chars.next() {
+        let bytes = input.as_bytes();
+        // An ASCII letter, digit or punctuation mark other than an
+        // apostrophe or a hyphen is copied as it is, lower-cased.
+        let plain = |b: u8| b.is_ascii_graphic() && !matches!(b, b'\'' | b'`' | b'-');
+        let mut i = 0;
+        while i < bytes.len() {
+            // The common case first, a run of plain bytes at a time (the same
+            // steps as the general case below).
+            if plain(bytes[i]) {
+                if let Some((s, e, nl)) = pending_space.take() {
+                    if !self.bytes.is_empty() {
+                        self.push_ascii(if nl { b'\n' } else { b' ' }, s, e);
+                    }
+                }
+                let from = i;
+                while i < bytes.len() && plain(bytes[i]) {
+                    i += 1;
+                }
+                self.bytes
+                    .extend(bytes[from..i].iter().map(u8::to_ascii_lowercase));
+                self.origin
+                    .extend((from as u32..i as u32).map(|k| (k, k + 1)));
+                prev_alpha = bytes[i - 1].is_ascii_alphabetic();
+                continue;
+            }
+            let Some(c) = input.get(i..).and_then(|rest| rest.chars().next()) else {
+                break; // not reached: `i` is always a character boundary
+            };
             let start = i as u32;
-            let end = (i + c.len_utf8()) as u32;
+            i += c.len_utf8();
+            let end = i as u32;
             if c.is_whitespace() || c.is_control() {
                 let nl = c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}';
                 pending_space = Some(match pending_space {
@@ -52,7 +111,7 @@ impl Normalized {
                 continue;
             }
             if let Some((s, e, nl)) = pending_space.take() {
-                if !self.text.is_empty() {
+                if !self.bytes.is_empty() {
                     self.push(if nl { '\n' } else { ' ' }, s, e);
                 }
             }
@@ -63,7 +122,7 @@ impl Normalized {
                 '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '﹣' | '－'
             );
             if is_dash {
-                let next_alpha = chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
+                let next_alpha = input[i..].chars().next().is_some_and(char::is_alphabetic);
                 if prev_alpha && next_alpha {
                     self.push(' ', start, end);
                 } else {
@@ -104,29 +163,16 @@ impl Normalized {
         }
     }
 
+    fn push_ascii(&mut self, b: u8, start: u32, end: u32) {
+        self.bytes.push(b);
+        self.origin.push((start, end));
+    }
+
     fn push(&mut self, c: char, start: u32, end: u32) {
-        let before = self.text.len();
-        self.text.push(c);
-        for _ in before..self.text.len() {
-            self.origin.push((start, end));
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            self.push_ascii(b, start, end);
         }
-    }
-
-    /// The first normalized byte whose original character starts at or
-    /// after original byte `pos` (the text length when none does).
-    pub fn first_at_or_after(&self, pos: usize) -> usize {
-        self.origin.partition_point(|&(s, _)| (s as usize) < pos)
-    }
-
-    /// Map a normalized byte range to the original byte range.
-    pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
-        if start >= end || start >= self.origin.len() {
-            return (0, 0);
-        }
-        let end = end.min(self.origin.len());
-        let s = self.origin[start].0 as usize;
-        let e = self.origin[end - 1].1 as usize;
-        (s, e.max(s))
     }
 }
 

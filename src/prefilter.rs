@@ -36,6 +36,10 @@ pub(crate) type LiteralSet = Vec<Vec<u8>>;
 /// pattern contains at least one literal of *each* returned set. Empty when
 /// nothing useful can be proven (the pattern must always run).
 pub(crate) fn required_literals(pattern: &str) -> Vec<LiteralSet> {
+    literal_sets(pattern, useful)
+}
+
+fn literal_sets(pattern: &str, keep: fn(&LiteralSet) -> bool) -> Vec<LiteralSet> {
     let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
         return Vec::new();
     };
@@ -46,12 +50,176 @@ pub(crate) fn required_literals(pattern: &str) -> Vec<LiteralSet> {
             s.dedup();
             s
         })
-        .filter(useful)
+        .filter(keep)
         .collect();
     sets.sort_by_key(|s| std::cmp::Reverse(quality(s)));
     sets.dedup();
     sets.truncate(MAX_CONJUNCTS);
     sets
+}
+
+/// A pattern with its own gate, for the few fixed patterns run on every
+/// message (the number readers): it is searched only when each of its
+/// required literal sets occurs in the text. The engine looks for the sets
+/// in its one pass over the text, so short literals such as `/` or `%` are
+/// worth checking too.
+#[derive(Debug, Clone)]
+pub(crate) struct Gated {
+    re: regex::Regex,
+    sets: Vec<LiteralSet>,
+    /// This pattern's bit in a gate mask.
+    bit: u32,
+}
+
+impl Gated {
+    pub fn new(re: regex::Regex, index: u32) -> Gated {
+        let sets = literal_sets(re.as_str(), |set| {
+            !set.is_empty()
+                && set.len() <= MAX_SET
+                && set
+                    .iter()
+                    .all(|l| l.len() >= 2 || l.first().is_some_and(|b| !b.is_ascii_alphabetic()))
+        });
+        Gated {
+            re,
+            sets,
+            bit: 1 << index,
+        }
+    }
+
+    pub fn sets(&self) -> &[LiteralSet] {
+        &self.sets
+    }
+
+    /// This pattern's bit number in a gate mask.
+    pub fn index(&self) -> u32 {
+        self.bit.trailing_zeros()
+    }
+
+    pub fn captures_iter<'t>(
+        &self,
+        text: &'t str,
+        gates: u32,
+    ) -> impl Iterator<Item = regex::Captures<'t>> {
+        (gates & self.bit != 0)
+            .then(|| self.re.captures_iter(text))
+            .into_iter()
+            .flatten()
+    }
+
+    pub fn captures<'t>(&self, text: &'t str, gates: u32) -> Option<regex::Captures<'t>> {
+        if gates & self.bit != 0 {
+            self.re.captures(text)
+        } else {
+            None
+        }
+    }
+}
+
+/// The longest match a windowed search allows (see [`window_reach`]).
+const MAX_WINDOW_REACH: usize = 256;
+
+/// How far a match of `pattern` can reach from any literal it contains: its
+/// maximum length, when that is bounded (at most 256 bytes), the pattern
+/// cannot match the empty string, and every look-around it uses looks only
+/// behind or is an ASCII word boundary. Such a pattern can be searched only
+/// in windows around its literal hits (see [`find_in_windows`]).
+pub(crate) fn window_reach(pattern: &str) -> Option<usize> {
+    use regex_syntax::hir::Look;
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let props = hir.properties();
+    if props.minimum_len().is_none_or(|n| n == 0) {
+        return None;
+    }
+    let safe = [
+        Look::Start,
+        Look::StartLF,
+        Look::StartCRLF,
+        Look::WordAscii,
+        Look::WordAsciiNegate,
+        Look::WordStartAscii,
+        Look::WordEndAscii,
+        Look::WordStartHalfAscii,
+        Look::WordEndHalfAscii,
+    ];
+    if props.look_set().iter().any(|l| !safe.contains(&l)) {
+        return None;
+    }
+    props.maximum_len().filter(|&n| n <= MAX_WINDOW_REACH)
+}
+
+/// Every match of `re` in `text`, exactly as `re.find_iter(text)` gives them
+/// (empty matches aside), searching only the windows that reach `reach`
+/// bytes either side of the `hits` (byte spans, sorted by start, of
+/// literals one of which every match contains).
+///
+/// Why it is the same: a match contains a hit and is at most `reach` long,
+/// so it lies inside that hit's window; windows that overlap are merged, so
+/// every match lies inside one merged window, and the matches starting in a
+/// window are the same whether the search sees the whole text or the text
+/// up to the window's end. The search starts inside the text, so what lies
+/// behind (`^`, `\b`) is seen as it is; the window ends at a character
+/// boundary before a byte that is not an ASCII word character (or at the
+/// end of the text), where an ASCII word boundary reads the same either way;
+/// `window_reach` refuses patterns that look ahead in any other way.
+pub(crate) fn find_in_windows(
+    re: &regex::Regex,
+    text: &str,
+    hits: impl Iterator<Item = (usize, usize)>,
+    reach: usize,
+    mut f: impl FnMut(usize, usize),
+) {
+    let bytes = text.as_bytes();
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let ceil = |mut i: usize| {
+        while i < bytes.len()
+            && (!text.is_char_boundary(i) || bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_')
+        {
+            i += 1;
+        }
+        i
+    };
+    let mut search = |from: usize, to: usize| {
+        let hay = &text[..to];
+        let mut at = from;
+        while at <= to {
+            let Some(m) = re.find_at(hay, at) else { break };
+            if m.is_empty() {
+                // Cannot happen (window_reach refuses such patterns); step
+                // on rather than loop.
+                at = m.end() + hay[m.end()..].chars().next().map_or(1, char::len_utf8);
+                continue;
+            }
+            f(m.start(), m.end());
+            at = m.end();
+        }
+    };
+    let mut window: Option<(usize, usize)> = None;
+    for (s, e) in hits {
+        let (from, to) = (
+            floor(s.saturating_sub(reach)),
+            ceil((e + reach).min(bytes.len())),
+        );
+        window = match window {
+            Some((a, b)) if from <= b => Some((a, b.max(to))),
+            Some((a, b)) => {
+                search(a, b);
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((a, b)) = window {
+        search(a, b);
+    }
 }
 
 fn useful(set: &LiteralSet) -> bool {
@@ -116,10 +284,7 @@ fn required(h: &Hir) -> Vec<LiteralSet> {
             }
             let mut all = Vec::new();
             for b in branches {
-                let best = required(b)
-                    .into_iter()
-                    .filter(useful)
-                    .max_by_key(quality);
+                let best = required(b).into_iter().filter(useful).max_by_key(quality);
                 match best {
                     Some(s) => all.extend(s),
                     None => return Vec::new(),

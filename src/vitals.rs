@@ -5,6 +5,7 @@
 //! number means) live in `rules/vitals.toml`. Values that cannot be a real
 //! reading ("10/10" pain, "11/25" dates, a temperature of 3) are ignored.
 
+use crate::prefilter::{Gated, LiteralSet};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -124,27 +125,27 @@ impl Reading {
 /// The compiled readers.
 #[derive(Debug)]
 pub(crate) struct Readers {
-    bp: Regex,
-    glucose_kw: Regex,
-    glucose_unit: Regex,
-    glucose_device: Regex,
+    bp: Gated,
+    glucose_kw: Gated,
+    glucose_unit: Gated,
+    glucose_device: Gated,
     /// "... it's been 280-310 since lunch": a later number that
     /// continues a glucose reading.
-    glucose_again: Regex,
-    temp_kw: Regex,
-    temp_unit: Regex,
-    temp_site: Regex,
-    temp_verb: Regex,
-    spo2_kw: Regex,
-    spo2_after: Regex,
-    hr_kw: Regex,
-    hr_unit: Regex,
-    weight: Regex,
-    weight_from_to: Regex,
+    glucose_again: Gated,
+    temp_kw: Gated,
+    temp_unit: Gated,
+    temp_site: Gated,
+    temp_verb: Gated,
+    spo2_kw: Gated,
+    spo2_after: Gated,
+    hr_kw: Gated,
+    hr_unit: Gated,
+    weight: Gated,
+    weight_from_to: Gated,
     /// Two weights, the later larger: "I was 81.2 kg on Sunday and
     /// 84.0 kg today".
-    weight_pair: Regex,
-    period: Regex,
+    weight_pair: Gated,
+    period: Gated,
     /// Cheap gate: a message without digits has no readings.
     any_digit: Regex,
 }
@@ -153,9 +154,14 @@ const NUM: &str = r"(\d{1,3}(?:\.\d+)?)";
 
 impl Readers {
     pub fn new() -> Readers {
-        let re = |s: &str| {
+        let plain = |s: &str| {
             Regex::new(&crate::normalize::fast_pattern(s))
                 .expect("reader patterns are fixed and tested")
+        };
+        let mut next = 0;
+        let mut re = |s: &str| {
+            next += 1;
+            Gated::new(plain(s), next - 1)
         };
         Readers {
             bp: re(r"(\d{2,3}) ?(?:/ ?|over )(\d{2,3})"),
@@ -204,12 +210,55 @@ impl Readers {
             period: re(
                 r"\b(overnight|since yesterday|from yesterday|than yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
             ),
-            any_digit: re(r"\d"),
+            any_digit: plain(r"\d"),
         }
     }
 
-    /// Read every plausible reading in normalized text.
-    pub fn read(&self, text: &str, out: &mut Vec<Reading>) {
+    /// The required literal sets of each reader pattern, with its bit number
+    /// in a gate mask (see [`Readers::read`]); a pattern with no set always
+    /// runs.
+    pub fn gate_sets(&self) -> impl Iterator<Item = (u32, &[LiteralSet])> {
+        self.gated().into_iter().map(|g| (g.index(), g.sets()))
+    }
+
+    fn gated(&self) -> [&Gated; 17] {
+        [
+            &self.bp,
+            &self.glucose_kw,
+            &self.glucose_unit,
+            &self.glucose_device,
+            &self.glucose_again,
+            &self.temp_kw,
+            &self.temp_unit,
+            &self.temp_site,
+            &self.temp_verb,
+            &self.spo2_kw,
+            &self.spo2_after,
+            &self.hr_kw,
+            &self.hr_unit,
+            &self.weight,
+            &self.weight_from_to,
+            &self.weight_pair,
+            &self.period,
+        ]
+    }
+
+    /// Which reader patterns can match `text` (bit `i` for the `i`th of
+    /// [`Readers::gate_sets`]), found by searching each literal: for tests
+    /// and callers without the engine's automaton.
+    #[cfg(test)]
+    pub fn admitted(&self, text: &str) -> u32 {
+        let has = |l: &Vec<u8>| memchr::memmem::find(text.as_bytes(), l).is_some();
+        self.gated()
+            .iter()
+            .filter(|r| r.sets().iter().all(|set| set.iter().any(has)))
+            .fold(0, |acc, r| acc | 1 << r.index())
+    }
+
+    /// Read every plausible reading in normalized text. `g` says which
+    /// reader patterns can match (see [`Readers::admitted`]); the engine
+    /// finds that in the same pass as the phrases.
+    pub fn read(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         out.clear();
         if !self.any_digit.is_match(text) {
             return;
@@ -222,12 +271,12 @@ impl Readers {
             after.is_some_and(|b| b.is_ascii_digit())
                 || (after == Some(b'.') && after2.is_some_and(|b| b.is_ascii_digit()))
         };
-        self.read_bp(text, out);
-        self.read_glucose(text, out);
-        self.read_temperature(text, out);
-        self.read_spo2(text, out);
-        self.read_heart_rate(text, out);
-        self.read_weight(text, out);
+        self.read_bp(text, g, out);
+        self.read_glucose(text, g, out);
+        self.read_temperature(text, g, out);
+        self.read_spo2(text, g, out);
+        self.read_heart_rate(text, g, out);
+        self.read_weight(text, g, out);
         // A reading's span is its words, without the spaces around them (a
         // trailing space would hide the clause break after it: "temp 103 but
         // denied").
@@ -262,9 +311,9 @@ impl Readers {
         *out = kept;
     }
 
-    fn read_bp(&self, text: &str, out: &mut Vec<Reading>) {
+    fn read_bp(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         let bytes = text.as_bytes();
-        for c in self.bp.captures_iter(text) {
+        for c in self.bp.captures_iter(text, g) {
             let (Some(m), Some(s), Some(d)) = (c.get(0), c.get(1), c.get(2)) else {
                 continue;
             };
@@ -294,7 +343,7 @@ impl Readers {
         }
     }
 
-    fn read_glucose(&self, text: &str, out: &mut Vec<Reading>) {
+    fn read_glucose(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         let mut push = |v: f64, unit: Option<&str>, start: usize, end: usize| {
             // Without a unit: mg/dL (the usual unit here) unless the value
             // only makes sense in mmol/L (a decimal below 35, or below 20).
@@ -320,7 +369,7 @@ impl Readers {
                 });
             }
         };
-        for c in self.glucose_kw.captures_iter(text) {
+        for c in self.glucose_kw.captures_iter(text, g) {
             let Some(m) = c.get(0) else { continue };
             let unit = c.get(5).map(|u| u.as_str());
             if let Some(v) = c.get(1).and_then(|v| v.as_str().parse::<f64>().ok()) {
@@ -332,10 +381,10 @@ impl Readers {
                 push(v, unit, m.start(), m.end());
             }
         }
-        each_value(&self.glucose_device, text, &[1], None, |v, _, s, e| {
+        each_value(&self.glucose_device, g, text, &[1], None, |v, _, s, e| {
             push(v, Some("mg/dl"), s, e)
         });
-        each_value(&self.glucose_unit, text, &[1], Some(2), &mut push);
+        each_value(&self.glucose_unit, g, text, &[1], Some(2), &mut push);
         // A number that continues a glucose reading shortly after it ("my
         // sugar keeps going over 250, it's been 280-310 since lunch"): whole
         // mg/dL values only, and not a time, a weight, a dose or a blood
@@ -356,7 +405,7 @@ impl Readers {
             "f", "c", "dollar", "dollars", "bucks", "mg", "ml", "cc", "bpm", "beats", "over", "g",
             "grams", "gram", "oz", "carbs", "calories", "steps", "mph", "miles", "feet", "ft",
         ];
-        for c in self.glucose_again.captures_iter(text) {
+        for c in self.glucose_again.captures_iter(text, g) {
             let Some(m) = c.get(0) else { continue };
             if m.start() < last_end || m.start() > last_end + 160 {
                 continue;
@@ -387,7 +436,7 @@ impl Readers {
         }
     }
 
-    fn read_temperature(&self, text: &str, out: &mut Vec<Reading>) {
+    fn read_temperature(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         let mut push = |v: f64, unit: Option<&str>, start: usize, end: usize| {
             // Celsius converts rounded up to 0.1 F, so the policy's pairs
             // agree: 38 C = 100.4 F, 39.4 C = 103 F.
@@ -407,10 +456,10 @@ impl Readers {
                 });
             }
         };
-        each_value(&self.temp_kw, text, &[1, 2], Some(3), &mut push);
-        each_value(&self.temp_verb, text, &[1], Some(2), &mut push);
-        each_value(&self.temp_site, text, &[1], Some(2), &mut push);
-        for c in self.temp_unit.captures_iter(text) {
+        each_value(&self.temp_kw, g, text, &[1, 2], Some(3), &mut push);
+        each_value(&self.temp_verb, g, text, &[1], Some(2), &mut push);
+        each_value(&self.temp_site, g, text, &[1], Some(2), &mut push);
+        for c in self.temp_unit.captures_iter(text, g) {
             let Some(m) = c.get(0) else { continue };
             let (v, unit) = match (c.get(1), c.get(3)) {
                 (Some(v), _) => (v, c.get(2)),
@@ -423,7 +472,7 @@ impl Readers {
         }
     }
 
-    fn read_spo2(&self, text: &str, out: &mut Vec<Reading>) {
+    fn read_spo2(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         let mut push = |v: f64, _: Option<&str>, start: usize, end: usize| {
             if (50.0..=100.0).contains(&v) {
                 out.push(Reading {
@@ -434,11 +483,11 @@ impl Readers {
                 });
             }
         };
-        each_value(&self.spo2_kw, text, &[1, 2], None, &mut push);
-        each_value(&self.spo2_after, text, &[1], None, &mut push);
+        each_value(&self.spo2_kw, g, text, &[1, 2], None, &mut push);
+        each_value(&self.spo2_after, g, text, &[1], None, &mut push);
     }
 
-    fn read_heart_rate(&self, text: &str, out: &mut Vec<Reading>) {
+    fn read_heart_rate(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         let spo2_numbers: Vec<(usize, usize)> = out
             .iter()
             .filter(|r| r.measure == Measure::Oxygen)
@@ -463,24 +512,24 @@ impl Readers {
                 }
             }
         };
-        for c in self.hr_kw.captures_iter(text) {
+        for c in self.hr_kw.captures_iter(text, g) {
             if let (Some(m), Some(v)) = (c.get(0), c.get(1)) {
                 push(v, m.start(), m.end());
             }
         }
-        for c in self.hr_unit.captures_iter(text) {
+        for c in self.hr_unit.captures_iter(text, g) {
             if let (Some(m), Some(v)) = (c.get(0), c.get(1)) {
                 push(v, m.start(), m.end());
             }
         }
     }
 
-    fn days_after(&self, text: &str, from: usize) -> f64 {
+    fn days_after(&self, text: &str, g: u32, from: usize) -> f64 {
         let end = (from + 60).min(text.len());
         let end = (end..=text.len())
             .find(|&e| text.is_char_boundary(e))
             .unwrap_or(text.len());
-        let Some(c) = self.period.captures(&text[from..end]) else {
+        let Some(c) = self.period.captures(&text[from..end], g) else {
             return 7.0;
         };
         let word = |w: &str| match w {
@@ -505,8 +554,8 @@ impl Readers {
         }
     }
 
-    fn read_weight(&self, text: &str, out: &mut Vec<Reading>) {
-        for c in self.weight.captures_iter(text) {
+    fn read_weight(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
+        for c in self.weight.captures_iter(text, g) {
             let Some(m) = c.get(0) else { continue };
             let (v, unit) = match (c.get(1), c.get(3)) {
                 (Some(v), _) => (v, c.get(2)),
@@ -534,7 +583,7 @@ impl Readers {
                 v
             };
             if pounds > 0.0 && pounds <= 60.0 {
-                let days = self.days_after(text, m.end());
+                let days = self.days_after(text, g, m.end());
                 out.push(Reading {
                     measure: Measure::WeightGain,
                     values: vec![("pounds", pounds), ("days", days)],
@@ -543,7 +592,7 @@ impl Readers {
                 });
             }
         }
-        for c in self.weight_pair.captures_iter(text) {
+        for c in self.weight_pair.captures_iter(text, g) {
             let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(4)) else {
                 continue;
             };
@@ -583,7 +632,7 @@ impl Readers {
                 end: c.get(5).or(c.get(4)).map_or(m.end(), |e| e.end()),
             });
         }
-        for c in self.weight_from_to.captures_iter(text) {
+        for c in self.weight_from_to.captures_iter(text, g) {
             let (Some(m), Some(a), Some(b)) = (c.get(0), c.get(1), c.get(2)) else {
                 continue;
             };
@@ -592,7 +641,7 @@ impl Readers {
             };
             let gain = b - a;
             if gain > 0.0 && gain <= 60.0 {
-                let days = self.days_after(text, m.end());
+                let days = self.days_after(text, g, m.end());
                 out.push(Reading {
                     measure: Measure::WeightGain,
                     values: vec![("pounds", gain), ("days", days)],
@@ -608,13 +657,14 @@ impl Readers {
 /// matched as a number and call `f(value, unit, match start, match end)`,
 /// with the unit from capture group `unit` if given.
 fn each_value(
-    re: &Regex,
+    re: &Gated,
+    g: u32,
     text: &str,
     values: &[usize],
     unit: Option<usize>,
     mut f: impl FnMut(f64, Option<&str>, usize, usize),
 ) {
-    for c in re.captures_iter(text) {
+    for c in re.captures_iter(text, g) {
         let Some(m) = c.get(0) else { continue };
         let u = unit.and_then(|g| c.get(g)).map(|u| u.as_str());
         for &g in values {
@@ -631,7 +681,8 @@ mod tests {
 
     fn read(text: &str) -> Vec<Reading> {
         let mut out = Vec::new();
-        Readers::new().read(text, &mut out);
+        let r = Readers::new();
+        r.read(text, r.admitted(text), &mut out);
         out
     }
 

@@ -22,7 +22,7 @@ const MIN_LITERAL: usize = 3;
 /// The most strings a finite set may have, and the longest string, when
 /// sets are multiplied out (`(?:is|are) swollen` is `is swollen`, `are
 /// swollen`).
-const MAX_SET: usize = 64;
+const MAX_SET: usize = 256;
 const MAX_LEN: usize = 48;
 
 /// The most required sets kept per pattern (the best ones).

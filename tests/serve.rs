@@ -974,3 +974,44 @@ fn the_schema_check_catches_mismatches() {
         assert!(all.contains(expected), "{expected:?} not in\n{all}");
     }
 }
+
+#[test]
+fn a_full_batch_and_a_long_message_match_single_requests() {
+    // Over 4 KiB of text: classified on the blocking pool rather than
+    // inline; the answers must not change, nor their order.
+    let server = Server::start(&["--quiet"]);
+    let texts: Vec<String> = (0..1000)
+        .map(|i| match i % 4 {
+            0 => format!("{i}: {EMERGENCY}"),
+            1 => format!("{i}: {ROUTINE}"),
+            2 => format!("{i}: my sugar is 45 and I feel shaky and confused"),
+            _ => format!("{i}: no chest pain today, had a stroke in 2018"),
+        })
+        .collect();
+    let body: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"id": i, "text": t}))
+        .collect();
+    let r = server.post_json("/v1/triage/batch", &Value::Array(body).to_string());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let results = v["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 1000);
+    assert_eq!(v["errors"], 0);
+    for i in [0, 1, 2, 3, 498, 999] {
+        let single = server
+            .post_json(
+                "/v1/triage",
+                &json!({"id": i, "text": texts[i]}).to_string(),
+            )
+            .json();
+        assert_eq!(results[i], single, "item {i}");
+    }
+    let long = format!("{} {EMERGENCY}", ROUTINE.repeat(400));
+    let rec = server
+        .post_json("/v1/triage", &json!({"text": long}).to_string())
+        .json();
+    assert_eq!(rec["route"], "call-911");
+    assert_matches_library(&rec, &long);
+}

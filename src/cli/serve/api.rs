@@ -317,23 +317,42 @@ pub fn record(id: &Value, text: &str, d: &Decision) -> Value {
     Value::Object(rec)
 }
 
-/// Classify messages off the async workers, at most one per core at a
-/// time; answers in the order given.
+/// Up to this many bytes of text (about 1 ms of `classify`) are classified
+/// right on the async worker; more goes to the blocking pool.
+const INLINE_MAX_BYTES: usize = 4096;
+
+fn classify_each(service: &Service, messages: &[Message]) -> Vec<Value> {
+    messages
+        .iter()
+        .map(|m| {
+            let d = service.engine.classify(&m.text);
+            service.metrics.route(d.route);
+            record(&m.id, &m.text, &d)
+        })
+        .collect()
+}
+
+/// Classify messages; answers in the order given.
+///
+/// A typical message (a few hundred bytes, ~0.2 ms) is classified inline
+/// on the async worker: the workers are one per core, so that bounds the
+/// work at once, and a hand-off to another thread costs more than it saves
+/// (measured with wrk on 2 cores: 35-40% more requests per second than
+/// always using `spawn_blocking`). Long texts and batches go to the
+/// blocking pool, at most one job per core at a time (a semaphore), so the
+/// async workers stay free to answer other requests, `/healthz` and
+/// `/metrics`, while a large batch runs, and a burst queues instead of
+/// starting hundreds of threads.
 async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<Value> {
-    // A poisoned or closed semaphore cannot happen (never closed); if it
-    // did, classify without the bound rather than fail the request.
+    let bytes: usize = messages.iter().map(|m| m.text.len()).sum();
+    if bytes <= INLINE_MAX_BYTES {
+        return classify_each(service, &messages);
+    }
+    // The semaphore is never closed; if it were, classify without the
+    // bound rather than fail the request.
     let _permit = service.classify_slots.acquire().await.ok();
     let svc = Arc::clone(service);
-    let job = tokio::task::spawn_blocking(move || {
-        messages
-            .iter()
-            .map(|m| {
-                let d = svc.engine.classify(&m.text);
-                svc.metrics.route(d.route);
-                record(&m.id, &m.text, &d)
-            })
-            .collect::<Vec<Value>>()
-    });
+    let job = tokio::task::spawn_blocking(move || classify_each(&svc, &messages));
     // The engine never panics on any text; a join error would mean it did.
     job.await.unwrap_or_default()
 }

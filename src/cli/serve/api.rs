@@ -337,8 +337,8 @@ fn classify_each(service: &Service, messages: &[Message]) -> Vec<Value> {
 /// A typical message (a few hundred bytes, ~0.2 ms) is classified inline
 /// on the async worker: the workers are one per core, so that bounds the
 /// work at once, and a hand-off to another thread costs more than it saves
-/// (measured with wrk on 2 cores: 35-40% more requests per second than
-/// always using `spawn_blocking`). Long texts and batches go to the
+/// (measured with wrk on 2 cores, noisy: 26-51% more requests per second
+/// than always using `spawn_blocking`). Long texts and batches go to the
 /// blocking pool, at most one job per core at a time (a semaphore), so the
 /// async workers stay free to answer other requests, `/healthz` and
 /// `/metrics`, while a large batch runs, and a burst queues instead of

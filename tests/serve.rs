@@ -1015,3 +1015,22 @@ fn a_full_batch_and_a_long_message_match_single_requests() {
     assert_eq!(rec["route"], "call-911");
     assert_matches_library(&rec, &long);
 }
+
+#[test]
+fn a_body_that_stops_arriving_gets_408() {
+    let server = Server::start(&["--body-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = "POST /v1/triage HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\": \"zebra";
+    stream.write_all(head.as_bytes()).expect("send part of it");
+    let r = read_response(stream);
+    assert_eq!(r.status, 408);
+    assert_eq!(error_code(&r), "timeout");
+    check_documented(&openapi_doc(), "POST", "/v1/triage", &r);
+    // The service goes on.
+    assert_eq!(server.get("/healthz").status, 200);
+    let (code, _, err) = common::run_cli(&["serve", "--body-timeout", "0"], b"");
+    assert_eq!(code, 2, "{err}");
+}

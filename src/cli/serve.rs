@@ -32,9 +32,10 @@ Endpoints:
 
 Errors are JSON {\"error\": {\"code\", \"message\"}}: 400 bad-json, not-an-object,
 not-an-array, missing-text, text-not-a-string, bad-id, invalid-utf8; 413
-body-too-large, too-many-items; 415 unsupported-media-type; 408 timeout (the
-body took over 30 s); 404 not-found; 405 method-not-allowed. Messages never
-quote the request.
+body-too-large (--max-body-bytes), too-many-items (--max-batch-items); 415
+unsupported-media-type; 408 timeout (the body took longer than
+--body-timeout); 404 not-found; 405 method-not-allowed. Messages never quote
+the request.
 
 Privacy: one log line per request on stderr names the request id, method,
 endpoint, status and latency; never the text, the query or the body.
@@ -60,12 +61,22 @@ pub struct Args {
     /// The largest request body accepted, in bytes (larger: 413).
     #[arg(long, default_value_t = 1 << 20, value_name = "N")]
     max_body_bytes: usize,
+    /// Seconds a request body may take to arrive (slower: 408).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    body_timeout: f64,
     /// The most messages in one batch request (more: 413).
     #[arg(long, default_value_t = 1000, value_name = "N")]
     max_batch_items: usize,
     /// Do not log one line per request.
     #[arg(long, short)]
     quiet: bool,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("expected a number of seconds, more than 0 and at most 86400".to_string()),
+    }
 }
 
 /// The per-request log: ids, and lines that never carry message text.
@@ -143,7 +154,10 @@ pub fn run(args: Args) -> i32 {
         rule_count: engine.rules().rules().count(),
         engine,
         metrics: metrics::Metrics::default(),
-        max_body_bytes: args.max_body_bytes,
+        body: api::BodyLimits {
+            max_bytes: args.max_body_bytes,
+            timeout: Duration::from_secs_f64(args.body_timeout),
+        },
         max_batch_items: args.max_batch_items,
         classify_slots: tokio::sync::Semaphore::new(cores),
     });

@@ -26,8 +26,6 @@ pub const APP_JS: &str = include_str!("../../../web/app.js");
 /// The demo page's style sheet.
 pub const APP_CSS: &str = include_str!("../../../web/app.css");
 
-/// A body that is still arriving after this long is answered with 408.
-const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// An over-limit body is read and discarded up to this many bytes (so the
 /// client reads the 413 instead of a reset connection); past it the
 /// connection is closed.
@@ -39,8 +37,8 @@ pub struct Service {
     pub engine: Triage,
     /// Request counters.
     pub metrics: Metrics,
-    /// The largest request body accepted, in bytes.
-    pub max_body_bytes: usize,
+    /// How large a request body may be, and how long it may take.
+    pub body: BodyLimits,
     /// The most messages in one batch.
     pub max_batch_items: usize,
     /// Bounds the messages classified at once to the cores, so a burst of
@@ -48,6 +46,15 @@ pub struct Service {
     pub classify_slots: Semaphore,
     /// How many rules the engine has (for `/healthz`).
     pub rule_count: usize,
+}
+
+/// How large a request body may be, and how long it may take to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// The largest body accepted, in bytes (larger: 413).
+    pub max_bytes: usize,
+    /// A body still arriving after this long is answered with 408.
+    pub timeout: Duration,
 }
 
 /// The shared state of the router.
@@ -116,7 +123,8 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 /// 413; a declared `Content-Length` over the limit is refused before
 /// reading (a client that sent `Expect: 100-continue`, as curl does for
 /// large bodies, then never sends it).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(headers: &HeaderMap, body: Body, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let limit = limits.max_bytes;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,14 +172,14 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             Ok(Bytes::from(buf))
         }
     };
-    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+    match tokio::time::timeout(limits.timeout, read).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
             format!(
-                "the request body did not arrive within {} seconds",
-                BODY_TIMEOUT.as_secs()
+                "the request body did not arrive within {} seconds (--body-timeout)",
+                limits.timeout.as_secs_f64()
             ),
         )),
     }
@@ -182,17 +190,17 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 async fn expect_media(
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limits: BodyLimits,
     accepted: &[&str],
 ) -> Result<(String, Bytes), ApiError> {
     let media = media_type(headers);
     match media {
         Some(m) if accepted.contains(&m.as_str()) => {
-            let bytes = read_body(headers, body, limit).await?;
+            let bytes = read_body(headers, body, limits).await?;
             Ok((m, bytes))
         }
         other => {
-            let _ = read_body(headers, body, limit).await;
+            let _ = read_body(headers, body, limits).await;
             let got = match other {
                 Some(m) => format!("got `{m}`"),
                 None => "no Content-Type was given".to_string(),
@@ -360,13 +368,7 @@ async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<Value> {
 /// `POST /v1/triage`: one message in, its decision out.
 pub async fn triage(State(service): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let run = async {
-        let (_, bytes) = expect_media(
-            &headers,
-            body,
-            service.max_body_bytes,
-            &["application/json"],
-        )
-        .await?;
+        let (_, bytes) = expect_media(&headers, body, service.body, &["application/json"]).await?;
         let message = message_of(parse_json(&bytes)?).map_err(|(_, e)| e)?;
         let mut out = classify_all(&service, vec![message]).await;
         out.pop().ok_or_else(|| {
@@ -401,7 +403,7 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
         let (media, bytes) = expect_media(
             &headers,
             body,
-            service.max_body_bytes,
+            service.body,
             &["application/json", "application/x-ndjson"],
         )
         .await?;
@@ -580,7 +582,7 @@ pub async fn app_css() -> Response {
 
 /// Any path that is not served: 404 as JSON.
 pub async fn not_found(State(service): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    let _ = read_body(&headers, body, service.max_body_bytes).await;
+    let _ = read_body(&headers, body, service.body).await;
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not-found",
@@ -595,7 +597,7 @@ pub async fn method_not_allowed(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let _ = read_body(&headers, body, service.max_body_bytes).await;
+    let _ = read_body(&headers, body, service.body).await;
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",

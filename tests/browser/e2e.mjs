@@ -116,6 +116,15 @@ try {
   check(s.marks.length === 0, "routine: nothing highlighted");
   check(s.status.includes("routine"), "routine: the status says so");
 
+  // 2b. Needs a call today, and the banner stays down.
+  const today = "I passed out yesterday after standing up, I feel fine now";
+  await typeMessage(today);
+  await waitForTitle("We will call you today", today);
+  s = await state();
+  check(s.title === "We will call you today", `needs-call: route says "${s.title}"`);
+  check(s.alert === "", "needs-call: no emergency banner");
+  check(s.advice.includes("call you today"), "needs-call: the advice says we will call today");
+
   // 3. Non-ASCII before a finding: the marks cover exactly the words.
   const accented = "Café 😀 was fine, then my chest is crushing";
   await typeMessage(accented);

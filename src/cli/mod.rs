@@ -9,6 +9,7 @@ mod labeled;
 mod output;
 mod rules;
 mod score;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use portal_triage::{RuleSet, Triage};
@@ -85,6 +86,9 @@ enum Command {
     Check(check::Args),
     /// List the rules of a rule set, or export every literal phrase.
     Rules(rules::Args),
+    /// Run the HTTP service (POST /v1/triage, /v1/triage/batch, /healthz,
+    /// /metrics, /openapi.json) and the demo compose page at /.
+    Serve(serve::Args),
 }
 
 #[derive(clap::Args)]
@@ -116,6 +120,7 @@ pub fn main() -> i32 {
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Test(args) => {
             let Some(engine) = args.rules.engine_or_report() else {
                 return EXIT_ERROR;

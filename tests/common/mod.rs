@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod server;
 pub mod text;
 
 use portal_triage::{Route, Triage};

@@ -3,7 +3,66 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use portal_triage::{RuleSet, Triage};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts heap allocations, to show what a classification allocates.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    f();
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+/// Percentiles of single-call latency from raw samples (criterion reports
+/// the median's confidence interval, not the tail).
+fn tail(name: &str, mut f: impl FnMut()) {
+    for _ in 0..200 {
+        f();
+    }
+    let mut samples: Vec<Duration> = (0..5000)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    println!(
+        "{name}: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}  (5000 calls)",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        samples[samples.len() - 1]
+    );
+}
 
 /// Eight messages in the mix a portal sees (emergencies, readings, negated
 /// and resolved symptoms, routine requests), written for the bench.
@@ -62,6 +121,30 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The tail, and what one classification allocates: the decision it
+    // returns (findings, strings) versus everything else.
+    for (name, text) in [
+        ("100B", cut(100)),
+        ("300B", cut(300)),
+        ("1KB", cut(1000)),
+        ("20KB", cut(20_000)),
+    ] {
+        tail(&format!("latency/classify/{name}"), || {
+            black_box(triage.classify(black_box(text)));
+        });
+        let d = triage.classify(text);
+        let total = allocations(|| {
+            black_box(triage.classify(black_box(text)));
+        });
+        let output = allocations(|| {
+            black_box(d.clone());
+        });
+        println!(
+            "allocations/classify/{name}: {total} per call; the returned decision alone takes {output} ({} findings)",
+            d.findings.len()
+        );
+    }
 
     let batch: Vec<&str> = MESSAGES.iter().copied().cycle().take(400).collect();
     let bytes: usize = batch.iter().map(|m| m.len()).sum();

@@ -267,6 +267,10 @@ impl Layout {
         self.word_starts.clear();
         self.sentence_breaks.clear();
         self.clause_breaks.clear();
+        // About one word per five bytes of message text: grow once, not
+        // word by word.
+        self.word_starts.reserve(text.len() / 4 + 8);
+        self.sentence_breaks.reserve(text.len() / 32 + 4);
         let bytes = text.as_bytes();
         let mut in_word = false;
         for (i, c) in text.char_indices() {

@@ -492,10 +492,11 @@ impl Triage {
         let c = &*self.inner;
         // The patterns to run on this text: the ungated ones, and those
         // whose required literal sets all occur.
-        let mut run: Vec<u32> = c.ungated.clone();
+        let mut run: Vec<u32> = Vec::with_capacity(c.ungated.len() + 64);
+        run.extend_from_slice(&c.ungated);
         let mut seen = vec![0u8; c.gate_full.len()];
         // Where the first required set of each windowed pattern occurs.
-        let mut hits: Vec<(u32, u32, u32)> = Vec::new();
+        let mut hits: Vec<(u32, u32, u32)> = Vec::with_capacity(64 + t.len() / 8);
         if let Some(ac) = &c.automaton {
             for m in ac.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
@@ -599,7 +600,8 @@ impl Triage {
     /// begin inside it ("no change" + "change in vision").
     fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
         let c = &*self.inner;
-        let mut cands: Vec<Candidate> = Vec::new();
+        // Sized for a typical message, so the vectors rarely grow.
+        let mut cands: Vec<Candidate> = Vec::with_capacity(64 + t.len() / 8);
         let pass = self.literal_pass(t, &mut cands);
         for &r in &pass.run {
             let owner = c.regexes[r as usize].1;
@@ -1564,5 +1566,49 @@ mod tests {
             "{} ungated",
             c.ungated.len()
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+        /// Gates and windows on texts made of the rules' own words: phrases,
+        /// the literals the gates look for, numbers and punctuation, glued
+        /// together or spaced, so literals land at every kind of boundary.
+        #[test]
+        fn gated_windowed_scan_equals_running_every_pattern(
+            picks in proptest::collection::vec((0usize..100_000, 0usize..6), 1..60)
+        ) {
+            use std::sync::OnceLock;
+            static WORDS: OnceLock<(super::Triage, Vec<String>)> = OnceLock::new();
+            let (t, words) = WORDS.get_or_init(|| {
+                let t = super::Triage::builtin().unwrap();
+                let mut words: Vec<String> = t.inner.rules.literal_phrases();
+                for (re, _) in &t.inner.regexes {
+                    for set in crate::prefilter::required_literals(re.as_str()) {
+                        words.extend(set.iter().map(|l| String::from_utf8_lossy(l).into_owned()));
+                    }
+                }
+                words.extend(["12", "7", "103.5", "190/120", "%", "-", ".", "(", ")", "é"].map(String::from));
+                (t, words)
+            });
+            let seps = [" ", "", " ", ", ", ". ", "\n"];
+            let mut text = String::new();
+            for (w, sep) in picks {
+                text.push_str(&words[w % words.len()]);
+                text.push_str(seps[sep]);
+            }
+            let norm = crate::normalize::Normalized::new(&text);
+            let n = norm.text.as_str();
+            for (r, (re, _)) in t.inner.regexes.iter().enumerate() {
+                let mut full: Vec<(u32, u32)> = re
+                    .find_iter(n)
+                    .filter(|m| !m.is_empty() && super::whole_words(n, m.start(), m.end()))
+                    .map(|m| (m.start() as u32, m.end() as u32))
+                    .collect();
+                full.sort_unstable();
+                let mut got = t.pattern_matches(n, r);
+                got.sort_unstable();
+                proptest::prop_assert_eq!(got, full, "pattern {:?} on {:?}", re.as_str(), n);
+            }
+        }
     }
 }

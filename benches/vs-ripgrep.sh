@@ -45,7 +45,8 @@ timed() {
   local t0 t1 rss
   t0=$EPOCHREALTIME
   if [ -x /usr/bin/time ]; then
-    rss=$( { /usr/bin/time -f '%M' "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -f '%M' -o target/bench/rss.txt "$@" > /dev/null 2>&1
+    rss=$(tail -1 target/bench/rss.txt)
   else
     "$@" > /dev/null 2>&1
     rss=0
@@ -91,6 +92,7 @@ mb=$(echo "$(wc -c < "$CORPUS") / 1000000" | bc -l)
 echo
 echo "corpus: $CORPUS ($(printf '%.0f' "$mb") MB, $(wc -l < "$CORPUS") messages); phrases: $(wc -l < "$PHRASES"); $(nproc) cores; median of $RUNS alternating runs"
 printf '| %-44s | %8s | %9s | %12s |\n' "command" "time" "MB/s" "peak RSS"
+printf '| %-44s | %8s | %9s | %12s |\n' "---" "---:" "---:" "---:"
 printf '| %-44s | %7.2fs | %9.1f | %12s |\n' "rg -F -i -c -f PHRASES" "$rg_t" "$(echo "$mb / $rg_t" | bc -l)" "-"
 printf '| %-44s | %7.2fs | %9.1f | %9d MB |\n' "portal-triage score --threads 1" "$one_t" "$(echo "$mb / $one_t" | bc -l)" "$((one_rss / 1024))"
 printf '| %-44s | %7.2fs | %9.1f | %9d MB |\n' "portal-triage score (all cores)" "$all_t" "$(echo "$mb / $all_t" | bc -l)" "$((all_rss / 1024))"

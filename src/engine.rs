@@ -242,11 +242,11 @@ impl Triage {
             }
             for re in res {
                 let r = regexes.len();
-                let sets = crate::prefilter::required_literals(re.as_str());
+                let (sets, windowed) = crate::prefilter::gate(re.as_str());
                 gate_full.push(((1u16 << sets.len()) - 1) as u8);
                 reach.push(
                     (!sets.is_empty())
-                        .then(|| crate::prefilter::window_reach(re.as_str()))
+                        .then_some(windowed)
                         .flatten()
                         .map(|n| n as u32),
                 );

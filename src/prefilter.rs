@@ -35,15 +35,33 @@ pub(crate) type LiteralSet = Vec<Vec<u8>>;
 /// compiles, i.e. after `normalize::fast_pattern`): every match of the
 /// pattern contains at least one literal of *each* returned set. Empty when
 /// nothing useful can be proven (the pattern must always run).
+#[cfg(test)]
 pub(crate) fn required_literals(pattern: &str) -> Vec<LiteralSet> {
     literal_sets(pattern, useful)
 }
 
-fn literal_sets(pattern: &str, keep: fn(&LiteralSet) -> bool) -> Vec<LiteralSet> {
-    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(pattern) else {
-        return Vec::new();
+/// A rule pattern's gate: its required literal sets and, when it can be
+/// searched in windows, its reach (see [`reach_of`]); one parse.
+pub(crate) fn gate(pattern: &str) -> (Vec<LiteralSet>, Option<usize>) {
+    let Some(hir) = parse(pattern) else {
+        return (Vec::new(), None);
     };
-    let mut sets: Vec<LiteralSet> = required(&hir)
+    (sets_of(&hir, useful), reach_of(&hir))
+}
+
+fn parse(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+fn literal_sets(pattern: &str, keep: fn(&LiteralSet) -> bool) -> Vec<LiteralSet> {
+    parse(pattern).map_or_else(Vec::new, |hir| sets_of(&hir, keep))
+}
+
+fn sets_of(hir: &Hir, keep: fn(&LiteralSet) -> bool) -> Vec<LiteralSet> {
+    let mut sets: Vec<LiteralSet> = required(hir)
         .into_iter()
         .map(|mut s| {
             s.sort();
@@ -116,20 +134,16 @@ impl Gated {
     }
 }
 
-/// The longest match a windowed search allows (see [`window_reach`]).
+/// The longest match a windowed search allows (see [`reach_of`]).
 const MAX_WINDOW_REACH: usize = 256;
 
-/// How far a match of `pattern` can reach from any literal it contains: its
+/// How far a match of a pattern can reach from any literal it contains: its
 /// maximum length, when that is bounded (at most 256 bytes), the pattern
 /// cannot match the empty string, and every look-around it uses looks only
 /// behind or is an ASCII word boundary. Such a pattern can be searched only
 /// in windows around its literal hits (see [`find_in_windows`]).
-pub(crate) fn window_reach(pattern: &str) -> Option<usize> {
+fn reach_of(hir: &Hir) -> Option<usize> {
     use regex_syntax::hir::Look;
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .ok()?;
     let props = hir.properties();
     if props.minimum_len().is_none_or(|n| n == 0) {
         return None;
@@ -164,7 +178,7 @@ pub(crate) fn window_reach(pattern: &str) -> Option<usize> {
 /// behind (`^`, `\b`) is seen as it is; the window ends at a character
 /// boundary before a byte that is not an ASCII word character (or at the
 /// end of the text), where an ASCII word boundary reads the same either way;
-/// `window_reach` refuses patterns that look ahead in any other way.
+/// `reach_of` refuses patterns that look ahead in any other way.
 pub(crate) fn find_in_windows(
     re: &regex::Regex,
     text: &str,
@@ -193,7 +207,7 @@ pub(crate) fn find_in_windows(
         while at <= to {
             let Some(m) = re.find_at(hay, at) else { break };
             if m.is_empty() {
-                // Cannot happen (window_reach refuses such patterns); step
+                // Cannot happen (reach_of refuses such patterns); step
                 // on rather than loop.
                 at = m.end() + hay[m.end()..].chars().next().map_or(1, char::len_utf8);
                 continue;

@@ -59,6 +59,11 @@ fn bench(c: &mut Criterion) {
         ("temp-readings", "temp 103 "),
         ("checklist", "chest pain? no "),
         ("digits", "1234567890"),
+        // One long word full of the literals the pattern gates look for
+        // (windows end at a word's end: once found quadratic, minutes per
+        // megabyte).
+        ("digit-pairs", "12"),
+        ("glued-words", "painchest"),
         ("one-word", "a"),
         ("emoji", "😰"),
         ("punctuation", "?!. "),

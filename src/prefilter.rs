@@ -165,6 +165,49 @@ fn reach_of(hir: &Hir) -> Option<usize> {
     props.maximum_len().filter(|&n| n <= MAX_WINDOW_REACH)
 }
 
+/// Where windows may end: the end of the word at a position (a character
+/// boundary before a byte that is not an ASCII word character, or the end
+/// of the text). It remembers its last answer, so a text that is one long
+/// word full of literal hits is walked once, not once per hit (a megabyte of
+/// "1212..." took minutes before).
+struct WordEnds<'t> {
+    text: &'t str,
+    /// (a position asked about, the end of its word).
+    known: (usize, usize),
+    /// Bytes walked, for the test that keeps this linear.
+    steps: usize,
+}
+
+impl<'t> WordEnds<'t> {
+    fn new(text: &'t str) -> WordEnds<'t> {
+        WordEnds {
+            text,
+            known: (usize::MAX, 0),
+            steps: 0,
+        }
+    }
+
+    fn at(&mut self, start: usize) -> usize {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        if self.known.0 <= start && start <= self.known.1 {
+            return self.known.1;
+        }
+        let mut i = start;
+        while i < bytes.len()
+            && (!text.is_char_boundary(i) || bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_')
+        {
+            if i == self.known.0 {
+                i = self.known.1;
+                break;
+            }
+            i += 1;
+            self.steps += 1;
+        }
+        self.known = (start, i);
+        i
+    }
+}
+
 /// Every match of `re` in `text`, exactly as `re.find_iter(text)` gives them
 /// (empty matches aside), searching only the windows that reach `reach`
 /// bytes either side of the `hits` (byte spans, sorted by start, of
@@ -193,14 +236,7 @@ pub(crate) fn find_in_windows(
         }
         i
     };
-    let ceil = |mut i: usize| {
-        while i < bytes.len()
-            && (!text.is_char_boundary(i) || bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_')
-        {
-            i += 1;
-        }
-        i
-    };
+    let mut ends = WordEnds::new(text);
     let mut search = |from: usize, to: usize| {
         let hay = &text[..to];
         let mut at = from;
@@ -220,7 +256,7 @@ pub(crate) fn find_in_windows(
     for (s, e) in hits {
         let (from, to) = (
             floor(s.saturating_sub(reach)),
-            ceil((e + reach).min(bytes.len())),
+            ends.at((e + reach).min(bytes.len())),
         );
         window = match window {
             Some((a, b)) if from <= b => Some((a, b.max(to))),
@@ -452,6 +488,29 @@ mod tests {
             vec![vec![" swollen", "puffy "]]
         );
         assert!(lits(r"(?:[a-z]+ swollen|[a-z]+)").is_empty());
+    }
+
+    #[test]
+    fn word_ends_walk_a_long_word_once() {
+        // One word of 1 MB with a hit every 4 bytes: asking for the end of
+        // the word at every hit (ascending, and a little behind the last
+        // answer, as windows do) walks each byte about once.
+        let text = "1212".repeat(250_000) + " end";
+        let mut ends = WordEnds::new(&text);
+        let mut i = 0;
+        while i + 300 < text.len() - 4 {
+            assert_eq!(ends.at(i + 300), 1_000_000);
+            assert_eq!(ends.at(i + 299), 1_000_000);
+            i += 4;
+        }
+        assert_eq!(ends.at(1_000_001), 1_000_004);
+        assert!(ends.steps <= 1_000_010, "walked {} bytes", ends.steps);
+        // Word boundaries: a space or punctuation ends a word, a character
+        // boundary is kept.
+        let mut ends = WordEnds::new("ab cd,é x");
+        assert_eq!(ends.at(0), 2);
+        assert_eq!(ends.at(3), 5);
+        assert_eq!(ends.at(6), 6);
     }
 
     #[test]

@@ -154,7 +154,18 @@ proptest! {
         let many = common::run_cli(&["score", "--threads", "4", "--quiet"], &input);
         prop_assert_eq!(one.0, many.0);
         prop_assert_eq!(&one.1, &many.1);
-        let expected = lines.iter().filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
-        prop_assert_eq!(one.1.lines().count(), expected);
+        if one.0 == 2 {
+            // A usage error, by design: no well-formed record at the head of
+            // the input has the text field, so `--text-field` is probably
+            // wrong ({"id": 7} alone, say). Nothing is scored.
+            let has_text = |l: &Vec<u8>| {
+                serde_json::from_slice::<Value>(l).is_ok_and(|v| v.get("text").is_some())
+            };
+            prop_assert!(one.1.is_empty());
+            prop_assert!(input.len() < 1 << 16 && !lines.iter().any(has_text));
+        } else {
+            let expected = lines.iter().filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
+            prop_assert_eq!(one.1.lines().count(), expected);
+        }
     }
 }

@@ -23,6 +23,11 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// of the chunk size for small limits).
 const CHUNK_OVERLAP: usize = 16 << 10;
 
+/// The most gate literals (see `prefilter`) the automaton takes for rule
+/// patterns; with at most 1,024 per pattern and 48 bytes each, a rule set
+/// adds at most about 12 MB of literals to it.
+const MAX_GATE_LITERALS: usize = 256 << 10;
+
 /// Who owns a phrase or pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -235,6 +240,7 @@ impl Triage {
         let mut ungated: Vec<u32> = Vec::new();
         let mut gate_full: Vec<u8> = Vec::new();
         let mut reach: Vec<Option<u32>> = Vec::new();
+        let mut gate_literals = 0usize;
         for (o, ps, res) in sources {
             for p in ps {
                 let i = slot(&mut index, &mut patterns, p.as_bytes());
@@ -242,7 +248,13 @@ impl Triage {
             }
             for re in res {
                 let r = regexes.len();
-                let (sets, windowed) = crate::prefilter::gate(re.as_str());
+                let (mut sets, windowed) = crate::prefilter::gate(re.as_str());
+                // Past the budget, a pattern is not gated (it runs on every
+                // text: slower, never wrong).
+                gate_literals += sets.iter().map(Vec::len).sum::<usize>();
+                if gate_literals > MAX_GATE_LITERALS {
+                    sets.clear();
+                }
                 gate_full.push(((1u16 << sets.len()) - 1) as u8);
                 reach.push(
                     (!sets.is_empty())

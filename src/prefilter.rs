@@ -28,6 +28,10 @@ const MAX_LEN: usize = 48;
 /// The most required sets kept per pattern (the best ones).
 pub(crate) const MAX_CONJUNCTS: usize = 8;
 
+/// The most literals kept per pattern, over all its sets (the best sets
+/// first): bounds the automaton a hostile rule set can make.
+const MAX_LITERALS_PER_PATTERN: usize = 1024;
+
 /// A set of literals one of which every match contains.
 pub(crate) type LiteralSet = Vec<Vec<u8>>;
 
@@ -73,6 +77,11 @@ fn sets_of(hir: &Hir, keep: fn(&LiteralSet) -> bool) -> Vec<LiteralSet> {
     sets.sort_by_key(|s| std::cmp::Reverse(quality(s)));
     sets.dedup();
     sets.truncate(MAX_CONJUNCTS);
+    let mut total = 0;
+    sets.retain(|s| {
+        total += s.len();
+        total <= MAX_LITERALS_PER_PATTERN
+    });
     sets
 }
 

@@ -1,8 +1,9 @@
 //! Hostile rule files: each gives a clear error with a stable code and a
 //! position, or loads within the documented limits; never a hang or a
 //! panic. (Limits: a phrase is at most 512 bytes, a rule set at most 200,000
-//! phrases and 2,000 patterns, each compiled pattern at most 1 MiB; TOML
-//! nesting is bounded by the parser.)
+//! phrases and 2,000 patterns, each compiled pattern at most 1 MiB, the
+//! patterns' gate literals at most 262,144; TOML nesting is bounded by the
+//! parser.)
 
 use portal_triage::{ErrorKind, RuleSet, Triage};
 
@@ -132,4 +133,29 @@ fn garbage_is_an_error_not_a_panic() {
     ] {
         let _ = RuleSet::from_sources([("site.toml", text)]);
     }
+}
+
+#[test]
+fn patterns_with_huge_literal_sets_load_and_still_match() {
+    // Each pattern multiplies out to hundreds of required literals (the
+    // engine's gates). 1,100 such patterns exceed the engine's literal
+    // budget: the later ones are not gated but still run, and match.
+    let mut text = String::new();
+    for i in 0..1_100 {
+        text.push_str(&format!(
+            "[[rule]]\nid = \"site.p{i}\"\nconcept = \"p{i}\"\nroute = \"needs-call\"\npatterns = ['(?:aa|bb|cc|dd)(?:ee|ff|gg|hh)(?:ii|jj|kk|ll)(?:mm|nn|oo|pp) zq{i}x']\n[[rule.tests]]\ntext = \"aaeeiimm zq{i}x\"\n"
+        ));
+    }
+    let set = codes(&text).expect("the rule set loads");
+    let triage = Triage::new(set).expect("the engine builds");
+    for i in [0, 549, 1_099] {
+        let d = triage.classify(&format!("hello ddhhllpp zq{i}x there"));
+        assert_eq!(d.rule_ids(), [format!("site.p{i}").as_str()], "pattern {i}");
+    }
+    assert!(
+        triage
+            .classify("hello aaeeiimm zq5y there")
+            .findings
+            .is_empty()
+    );
 }

@@ -592,6 +592,13 @@ impl Triage {
         }
     }
 
+    /// Which number readers the automaton pass lets run on normalized text
+    /// `t` (for tests).
+    #[cfg(test)]
+    pub(crate) fn reader_gates(&self, t: &str) -> u32 {
+        self.literal_pass(t, &mut Vec::new()).reader_gates
+    }
+
     /// The engine's matches of rule pattern `r` in normalized text `t`,
     /// gates and windows included (for tests).
     #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Required literals of a pattern: a set of strings such that every match of
-//! the pattern contains at least one of them.
+//! Required literals of a pattern: sets of strings such that every match of
+//! the pattern contains at least one string of each set.
 //!
 //! The engine runs several hundred patterns per message. Most of them cannot
 //! match most messages, and the regex crate can only skip a text quickly
@@ -8,9 +8,10 @@
 //! the regex engine would scan every message with its lazy DFA. Instead, the
 //! engine gathers every pattern's required literals into the one
 //! Aho-Corasick pass it already makes over the text for the phrases, and
-//! runs a pattern only when one of its literals occurs. The analysis is
-//! conservative: when it cannot prove a literal is required, the pattern has
-//! no gate and always runs.
+//! runs a pattern only when a literal of each of its sets occurs (and, for a
+//! pattern whose matches are short, only around those literals). The
+//! analysis is conservative: when it cannot prove a literal is required,
+//! the pattern has no gate and always runs.
 
 use regex_syntax::hir::{Hir, HirKind};
 
@@ -92,7 +93,7 @@ fn sets_of(hir: &Hir, keep: fn(&LiteralSet) -> bool) -> Vec<LiteralSet> {
 /// worth checking too.
 #[derive(Debug, Clone)]
 pub(crate) struct Gated {
-    re: regex::Regex,
+    pub(crate) re: regex::Regex,
     sets: Vec<LiteralSet>,
     /// This pattern's bit in a gate mask.
     bit: u32,

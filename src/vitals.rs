@@ -700,6 +700,36 @@ mod tests {
             .collect()
     }
 
+    /// A reader pattern is skipped when its gate says it cannot match: check
+    /// that against every text the rule files test with, normalized, and
+    /// the gate the engine computes in its automaton pass.
+    #[test]
+    fn a_reader_gate_never_hides_a_match() {
+        let set = crate::rules::RuleSet::builtin().unwrap();
+        let readers = Readers::new();
+        let triage = crate::Triage::new(set.clone()).unwrap();
+        let mut checked = 0;
+        for r in &set.rules {
+            for t in &r.tests {
+                let norm = crate::normalize::Normalized::new(&t.text);
+                let n = norm.text.as_str();
+                let admitted = readers.admitted(n);
+                assert_eq!(triage.reader_gates(n), admitted, "{n:?}");
+                for g in readers.gated() {
+                    if g.re.is_match(n) {
+                        checked += 1;
+                        assert!(
+                            admitted & (1 << g.index()) != 0,
+                            "{:?} matches {n:?} but its gate is shut",
+                            g.re.as_str()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} reader matches checked");
+    }
+
     #[test]
     fn weight_gain_from_two_readings() {
         let gains = |t: &str| {

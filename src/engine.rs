@@ -8,7 +8,7 @@ use crate::decision::{
     SuppressedBy,
 };
 use crate::error::{Diagnostic, Error, ErrorKind};
-use crate::normalize::{Normalized, boundary_after, boundary_before};
+use crate::normalize::{Normalized, boundary_after, boundary_before, floor_boundary};
 use crate::route::Route;
 use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::{Readers, Reading};
@@ -600,7 +600,7 @@ impl Triage {
     }
 
     /// The engine's matches of rule pattern `r` in normalized text `t`,
-    /// gates and windows included (for tests).
+    /// gates and windows included, sorted (for tests).
     #[cfg(test)]
     fn pattern_matches(&self, t: &str, r: usize) -> Vec<(u32, u32)> {
         let pass = self.literal_pass(t, &mut Vec::new());
@@ -610,6 +610,7 @@ impl Triage {
                 out.push((s as u32, e as u32))
             });
         }
+        out.sort_unstable();
         out
     }
 
@@ -1272,16 +1273,6 @@ impl Triage {
     }
 }
 
-/// The nearest character boundary of `text` at or before `p` (clamped to
-/// the text).
-fn floor_boundary(text: &str, p: usize) -> usize {
-    let mut p = p.min(text.len());
-    while !text.is_char_boundary(p) {
-        p -= 1;
-    }
-    p
-}
-
 /// Whether `t[s..e]` starts and ends on word boundaries. A match that
 /// begins (or ends) with punctuation, such as the cue `? no`, needs no
 /// boundary on that side.
@@ -1514,6 +1505,19 @@ mod tests {
         is::<super::Triage>();
     }
 
+    /// What running `re` on the whole of normalized text `n` finds, as the
+    /// engine counts matches (non-empty, whole words), sorted: the oracle
+    /// for the engine's gated and windowed search.
+    fn whole_text_matches(re: &regex::Regex, n: &str) -> Vec<(u32, u32)> {
+        let mut found: Vec<(u32, u32)> = re
+            .find_iter(n)
+            .filter(|m| !m.is_empty() && super::whole_words(n, m.start(), m.end()))
+            .map(|m| (m.start() as u32, m.end() as u32))
+            .collect();
+        found.sort_unstable();
+        found
+    }
+
     fn texts_of(rules: &crate::rules::RuleSet) -> Vec<String> {
         let mut texts: Vec<String> = Vec::new();
         for r in &rules.rules {
@@ -1568,15 +1572,13 @@ mod tests {
             let norm = crate::normalize::Normalized::new(text);
             let n = norm.text.as_str();
             for (r, (re, _)) in c.regexes.iter().enumerate() {
-                let mut found: Vec<(u32, u32)> = re
-                    .find_iter(n)
-                    .filter(|m| !m.is_empty() && super::whole_words(n, m.start(), m.end()))
-                    .map(|m| (m.start() as u32, m.end() as u32))
-                    .collect();
-                found.sort_unstable();
-                let mut got = t.pattern_matches(n, r);
-                got.sort_unstable();
-                assert_eq!(got, found, "pattern {:?} on {n:?}", re.as_str());
+                let found = whole_text_matches(re, n);
+                assert_eq!(
+                    t.pattern_matches(n, r),
+                    found,
+                    "pattern {:?} on {n:?}",
+                    re.as_str()
+                );
             }
         }
         // Most patterns are gated (the point of the prefilter).
@@ -1618,15 +1620,8 @@ mod tests {
             let norm = crate::normalize::Normalized::new(&text);
             let n = norm.text.as_str();
             for (r, (re, _)) in t.inner.regexes.iter().enumerate() {
-                let mut full: Vec<(u32, u32)> = re
-                    .find_iter(n)
-                    .filter(|m| !m.is_empty() && super::whole_words(n, m.start(), m.end()))
-                    .map(|m| (m.start() as u32, m.end() as u32))
-                    .collect();
-                full.sort_unstable();
-                let mut got = t.pattern_matches(n, r);
-                got.sort_unstable();
-                proptest::prop_assert_eq!(got, full, "pattern {:?} on {:?}", re.as_str(), n);
+                let full = whole_text_matches(re, n);
+                proptest::prop_assert_eq!(t.pattern_matches(n, r), full, "pattern {:?} on {:?}", re.as_str(), n);
             }
         }
     }

@@ -176,6 +176,16 @@ impl Fill {
     }
 }
 
+/// The nearest character boundary of `text` at or before `p` (clamped to
+/// the text).
+pub(crate) fn floor_boundary(text: &str, p: usize) -> usize {
+    let mut p = p.min(text.len());
+    while !text.is_char_boundary(p) {
+        p -= 1;
+    }
+    p
+}
+
 /// Normalize a rule phrase: same folding as message text, trimmed.
 pub(crate) fn normalize_phrase(phrase: &str) -> String {
     Normalized::new(phrase.trim()).text.trim().to_string()

@@ -13,6 +13,7 @@
 //! analysis is conservative: when it cannot prove a literal is required,
 //! the pattern has no gate and always runs.
 
+use crate::normalize::floor_boundary;
 use regex_syntax::hir::{Hir, HirKind};
 
 /// A required set whose shortest literal is shorter than this is not worth
@@ -27,7 +28,7 @@ const MAX_SET: usize = 256;
 const MAX_LEN: usize = 48;
 
 /// The most required sets kept per pattern (the best ones).
-pub(crate) const MAX_CONJUNCTS: usize = 8;
+const MAX_CONJUNCTS: usize = 8;
 
 /// The most literals kept per pattern, over all its sets (the best sets
 /// first): bounds the automaton a hostile rule set can make.
@@ -240,24 +241,15 @@ pub(crate) fn find_in_windows(
     mut f: impl FnMut(usize, usize),
 ) {
     let bytes = text.as_bytes();
-    let floor = |mut i: usize| {
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
     let mut ends = WordEnds::new(text);
     let mut search = |from: usize, to: usize| {
         let hay = &text[..to];
         let mut at = from;
         while at <= to {
-            let Some(m) = re.find_at(hay, at) else { break };
-            if m.is_empty() {
-                // Cannot happen (reach_of refuses such patterns); step
-                // on rather than loop.
-                at = m.end() + hay[m.end()..].chars().next().map_or(1, char::len_utf8);
-                continue;
-            }
+            // A windowed pattern cannot match the empty string (reach_of).
+            let Some(m) = re.find_at(hay, at).filter(|m| !m.is_empty()) else {
+                break;
+            };
             f(m.start(), m.end());
             at = m.end();
         }
@@ -265,7 +257,7 @@ pub(crate) fn find_in_windows(
     let mut window: Option<(usize, usize)> = None;
     for (s, e) in hits {
         let (from, to) = (
-            floor(s.saturating_sub(reach)),
+            floor_boundary(text, s.saturating_sub(reach)),
             ends.at((e + reach).min(bytes.len())),
         );
         window = match window {

@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
 const CHUNK_OVERLAP: usize = 16 << 10;
 
 /// The most gate literals (see `prefilter`) the automaton takes for rule
-/// patterns; with at most 1,024 per pattern and 48 bytes each, a rule set
+/// patterns; with at most 256 per pattern and 48 bytes each, a rule set
 /// adds at most about 12 MB of literals to it.
 const MAX_GATE_LITERALS: usize = 256 << 10;
 

@@ -311,6 +311,14 @@ impl Layout {
         ABBREVIATIONS.contains(&word) || (word == "no" && numbered())
     }
 
+    /// Bytes held by the buffers (what reusing this value keeps).
+    pub fn capacity(&self) -> usize {
+        (self.word_starts.capacity()
+            + self.sentence_breaks.capacity()
+            + self.clause_breaks.capacity())
+            * 4
+    }
+
     /// Add terminator positions (clause breaks besides sentence ends).
     pub fn set_terminators(&mut self, starts: impl Iterator<Item = u32>) {
         self.clause_breaks.clear();
@@ -401,6 +409,7 @@ pub(crate) fn assess(
     reach: u32,
     start: u32,
     end: u32,
+    work: &mut Vec<(u32, u32)>,
 ) -> Assessment {
     let first = layout.first_word(start);
     let last = layout.last_word(start, end);
@@ -428,7 +437,9 @@ pub(crate) fn assess(
         }
     };
     // First pass: which cues reach the target, and how far away they are.
-    let mut reach: Vec<(u32, u32)> = Vec::new(); // (hit index, distance)
+    // (hit index, distance), in the caller's reusable buffer.
+    let reach = work;
+    reach.clear();
     for (n, hit) in near.iter().enumerate() {
         let h_idx = lo + n;
         let spec = &specs[hit.cue as usize];
@@ -497,7 +508,7 @@ pub(crate) fn assess(
     let present = reach.iter().fold(0u32, |acc, &(h, _)| {
         acc | category_bit(specs[hits[h as usize].cue as usize].category)
     });
-    for &(h, distance) in &reach {
+    for &(h, distance) in reach.iter() {
         let spec = &specs[hits[h as usize].cue as usize];
         if spec.requires & present != spec.requires || spec.unless & present != 0 {
             continue;

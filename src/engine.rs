@@ -388,8 +388,10 @@ impl Triage {
         if !text.chars().any(char::is_alphanumeric) {
             flags.push(Flag::NoWords);
         }
-        let analysis = self.analyze(text, &[]);
-        self.decide(text, analysis, flags)
+        with_work(|w| {
+            self.analyze_into(text, &[], &mut w.an, &mut w.scan);
+            self.decide(text, &mut w.an, flags, &mut w.decide)
+        })
     }
 
     /// A long text, read in chunks of at most `max_message_bytes` that
@@ -484,7 +486,14 @@ impl Triage {
         }
         findings.sort_by(|a, b| (b.route, a.start).cmp(&(a.route, b.start)));
         suppressed.sort_by_key(|x| x.start);
-        let summary = summary(route, &findings, &suppressed);
+        let summary = summary(
+            route,
+            &findings,
+            &suppressed,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut String::new(),
+        );
         Decision {
             route,
             score,
@@ -500,15 +509,22 @@ impl Triage {
     /// One pass of the automaton over normalized text: the phrase matches
     /// (whole words) into `cands`, and which patterns and number readers can
     /// match (their required literals all occur).
-    fn literal_pass(&self, t: &str, cands: &mut Vec<Candidate>) -> LiteralPass {
+    fn literal_pass(&self, t: &str, cands: &mut Vec<Candidate>, pass: &mut LiteralPass) {
         let c = &*self.inner;
+        let LiteralPass {
+            run,
+            seen,
+            hits,
+            reader_gates,
+        } = pass;
         // The patterns to run on this text: the ungated ones, and those
         // whose required literal sets all occur.
-        let mut run: Vec<u32> = Vec::with_capacity(c.ungated.len() + 64);
+        run.clear();
         run.extend_from_slice(&c.ungated);
-        let mut seen = vec![0u8; c.gate_full.len()];
+        seen.clear();
+        seen.resize(c.gate_full.len(), 0);
         // Where the first required set of each windowed pattern occurs.
-        let mut hits: Vec<(u32, u32, u32)> = Vec::with_capacity(64 + t.len() / 8);
+        hits.clear();
         if let Some(ac) = &c.automaton {
             for m in ac.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
@@ -538,10 +554,10 @@ impl Triage {
             }
         }
         // Gates numbered past the rule patterns are the number readers'.
-        let mut reader_gates = c.readers_always;
+        *reader_gates = c.readers_always;
         run.retain(|&r| match (r as usize).checked_sub(c.regexes.len()) {
             Some(i) => {
-                reader_gates |= 1 << i;
+                *reader_gates |= 1 << i;
                 false
             }
             None => true,
@@ -549,11 +565,6 @@ impl Triage {
         run.sort_unstable();
         run.dedup();
         hits.sort_unstable();
-        LiteralPass {
-            run,
-            hits,
-            reader_gates,
-        }
     }
 
     /// The whole-word matches of rule pattern `r` in normalized text `t`.
@@ -596,14 +607,17 @@ impl Triage {
     /// `t` (for tests).
     #[cfg(test)]
     pub(crate) fn reader_gates(&self, t: &str) -> u32 {
-        self.literal_pass(t, &mut Vec::new()).reader_gates
+        let mut pass = LiteralPass::default();
+        self.literal_pass(t, &mut Vec::new(), &mut pass);
+        pass.reader_gates
     }
 
     /// The engine's matches of rule pattern `r` in normalized text `t`,
     /// gates and windows included, sorted (for tests).
     #[cfg(test)]
     fn pattern_matches(&self, t: &str, r: usize) -> Vec<(u32, u32)> {
-        let pass = self.literal_pass(t, &mut Vec::new());
+        let mut pass = LiteralPass::default();
+        self.literal_pass(t, &mut Vec::new(), &mut pass);
         let mut out = Vec::new();
         if pass.run.contains(&(r as u32)) {
             self.pattern_matches_into(t, r as u32, &pass.hits, |s, e| {
@@ -618,11 +632,18 @@ impl Triage {
     /// `targets` are mentions assessed from outside (normalized spans);
     /// like findings, they keep a pseudo phrase from hiding a cue when they
     /// begin inside it ("no change" + "change in vision").
-    fn scan(&self, t: &str, targets: &[(u32, u32)]) -> Scan {
+    fn scan(&self, t: &str, targets: &[(u32, u32)], out: &mut Scan, b: &mut ScanWork) {
         let c = &*self.inner;
-        // Sized for a typical message, so the vectors rarely grow.
-        let mut cands: Vec<Candidate> = Vec::with_capacity(64 + t.len() / 8);
-        let pass = self.literal_pass(t, &mut cands);
+        let ScanWork {
+            cands,
+            pass,
+            pseudo,
+            pseudo_for_cues,
+            trigger_reach,
+            open,
+        } = b;
+        cands.clear();
+        self.literal_pass(t, cands, pass);
         for &r in &pass.run {
             let owner = c.regexes[r as usize].1;
             self.pattern_matches_into(t, r, &pass.hits, |start, end| {
@@ -643,7 +664,7 @@ impl Triage {
         let (p_end, f_end) = (split_at(1), split_at(2));
 
         // Pseudo phrases: leftmost-longest, not overlapping.
-        let mut pseudo: Vec<Candidate> = Vec::new();
+        pseudo.clear();
         for &k in &cands[..p_end] {
             if pseudo.last().is_none_or(|p| k.start >= p.end) {
                 pseudo.push(k);
@@ -663,10 +684,16 @@ impl Triage {
         // over "fainting", "almost out of" over "out of insulin"); on the
         // very same words every rule's finding stands ("chest pain" is
         // cardiac and a target-organ sign).
-        let mut shadowed: Vec<(Candidate, Candidate)> = Vec::new();
-        let mut triggers: Vec<Candidate> = Vec::with_capacity(f_end - p_end);
+        let Scan {
+            triggers,
+            cues,
+            shadowed,
+            readings,
+        } = out;
+        shadowed.clear();
+        triggers.clear();
         // Running maximum of finding ends, for "is this cue inside a finding".
-        let mut trigger_reach: Vec<u32> = Vec::with_capacity(f_end - p_end);
+        trigger_reach.clear();
         for &k in &cands[p_end..f_end] {
             if let Some(p) = container(&k) {
                 if p.end - p.start > k.end - k.start {
@@ -695,7 +722,7 @@ impl Triage {
             triggers.retain(|t| !targets.iter().any(|&(s, e)| t.start < e && s < t.end));
             trigger_reach.clear();
             let mut reach = 0;
-            for t in &triggers {
+            for t in triggers.iter() {
                 reach = t.end.max(reach);
                 trigger_reach.push(reach);
             }
@@ -713,18 +740,15 @@ impl Triage {
         // the cue before the finding ("no change" + "change in vision" is a
         // negated change in vision), so it does not hide the cue.
         let runs_past = |p: &Candidate, s: u32, e: u32| p.start < s && s < p.end && e > p.end;
-        let pseudo_for_cues: Vec<Candidate> = pseudo
-            .iter()
-            .filter(|p| {
-                let lo = triggers.partition_point(|t| t.start <= p.start);
-                let hi = triggers.partition_point(|t| t.start < p.end);
-                !triggers[lo..hi.max(lo)]
-                    .iter()
-                    .any(|t| runs_past(p, t.start, t.end))
-                    && !targets.iter().any(|&(s, e)| runs_past(p, s, e))
-            })
-            .copied()
-            .collect();
+        pseudo_for_cues.clear();
+        pseudo_for_cues.extend(pseudo.iter().filter(|p| {
+            let lo = triggers.partition_point(|t| t.start <= p.start);
+            let hi = triggers.partition_point(|t| t.start < p.end);
+            !triggers[lo..hi.max(lo)]
+                .iter()
+                .any(|t| runs_past(p, t.start, t.end))
+                && !targets.iter().any(|&(s, e)| runs_past(p, s, e))
+        }));
         let inside_pseudo = |k: &Candidate| {
             let i = pseudo_for_cues.partition_point(|p| p.start <= k.start);
             i.checked_sub(1)
@@ -735,7 +759,7 @@ impl Triage {
             Owner::Cue(i) => Some(c.rules.cues[i as usize].category),
             _ => None,
         };
-        let mut cues: Vec<Candidate> = Vec::new();
+        cues.clear();
         for &k in &cands[f_end..] {
             if inside_pseudo(&k) {
                 continue;
@@ -767,20 +791,25 @@ impl Triage {
                 cues.push(k);
             }
         }
-        let mut readings = Vec::new();
-        c.readers.read(t, reader_gates, &mut readings);
-        Scan {
-            triggers,
-            cues,
-            shadowed,
-            readings,
-        }
+        c.readers.read_with(t, reader_gates, readings, open);
     }
 
     /// Normalize, scan, and lay out words, sentences and cue hits: all a
     /// decision or a context assessment needs.
-    fn analyze(&self, text: &str, targets: &[std::ops::Range<usize>]) -> Analysis {
-        let norm = Normalized::new(text);
+    fn analyze_into(
+        &self,
+        text: &str,
+        targets: &[std::ops::Range<usize>],
+        an: &mut Analysis,
+        work: &mut ScanWork,
+    ) {
+        let Analysis {
+            norm,
+            scan,
+            layout,
+            hits,
+        } = an;
+        norm.refill(text);
         let targets: Vec<(u32, u32)> = targets
             .iter()
             .map(|r| {
@@ -788,33 +817,23 @@ impl Triage {
                 (s, (norm.normalized_offset(r.end) as u32).max(s))
             })
             .collect();
-        let scan = self.scan(&norm.text, &targets);
-        let mut layout = Layout::default();
+        self.scan(&norm.text, &targets, scan, work);
         layout.build(&norm.text);
         layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
             Owner::Terminator(_) => Some(k.start),
             _ => None,
         }));
-        let hits: Vec<CueHit> = scan
-            .cues
-            .iter()
-            .filter_map(|k| match k.owner {
-                Owner::Cue(i) => Some(CueHit {
-                    cue: i,
-                    start: k.start,
-                    end: k.end,
-                    first_word: layout.first_word(k.start),
-                    last_word: layout.last_word(k.start, k.end),
-                }),
-                _ => None,
-            })
-            .collect();
-        Analysis {
-            norm,
-            scan,
-            layout,
-            hits,
-        }
+        hits.clear();
+        hits.extend(scan.cues.iter().filter_map(|k| match k.owner {
+            Owner::Cue(i) => Some(CueHit {
+                cue: i,
+                start: k.start,
+                end: k.end,
+                first_word: layout.first_word(k.start),
+                last_word: layout.last_word(k.start, k.end),
+            }),
+            _ => None,
+        }));
     }
 
     /// A cue hit as the public `CueUse`, located in the original text.
@@ -839,6 +858,7 @@ impl Triage {
         original: &str,
         a: &Assessment,
         past_resolves: bool,
+        from: &mut Vec<u32>,
     ) -> crate::context::Context {
         let experiencer = if a.other.is_some() {
             Experiencer::Other
@@ -858,7 +878,7 @@ impl Triage {
             _ => false,
         };
         let mut cues: Vec<CueUse> = Vec::new();
-        let mut from: Vec<u32> = Vec::new(); // the hit behind each of `cues`
+        from.clear(); // the hit behind each of `cues`
         for (h, aspect) in a.deciding() {
             match from.iter().position(|&x| x == h) {
                 Some(i) => cues[i].decides.push(aspect),
@@ -881,19 +901,42 @@ impl Triage {
         }
     }
 
-    fn decide(&self, original: &str, an: Analysis, flags: Vec<Flag>) -> Decision {
+    fn decide(
+        &self,
+        original: &str,
+        an: &mut Analysis,
+        flags: Vec<Flag>,
+        w: &mut DecideWork,
+    ) -> Decision {
         let c = &*self.inner;
+        // The readings go out with the decision as they are (offsets mapped
+        // back to the original text below).
+        let mut readings = std::mem::take(&mut an.scan.readings);
+        let an = &*an;
         let (norm, layout, hits) = (&an.norm, &an.layout, &an.hits);
         let orig = |s: u32, e: u32| norm.original_span(s as usize, e as usize);
         let slice = |s: usize, e: usize| original.get(s..e).unwrap_or("").to_string();
-        let cue_use = |h: u32| self.cue_use(&an, original, h);
+        let cue_use = |h: u32| self.cue_use(an, original, h);
+        let DecideWork {
+            targets,
+            groups,
+            rule_of,
+            parts,
+            order,
+            rules_sorted,
+            reach,
+            from,
+            seen,
+            seen2,
+            text,
+        } = w;
 
         let mut findings: Vec<Finding> = Vec::new();
         // The rule behind each finding (index into the rule set).
-        let mut rule_of: Vec<usize> = Vec::new();
+        rule_of.clear();
         let mut suppressed: Vec<Suppressed> = Vec::new();
         // Groups earned by the counted findings (for combinations).
-        let mut groups: Vec<(&str, usize)> = Vec::new();
+        groups.clear();
 
         for (k, pseudo) in &an.scan.shadowed {
             let Owner::Rule(r) = k.owner else { continue };
@@ -922,16 +965,12 @@ impl Triage {
         }
 
         // Phrase and pattern findings, then vital readings.
-        let mut targets: Vec<(u32, u32, u32)> = an
-            .scan
-            .triggers
-            .iter()
-            .filter_map(|k| match k.owner {
-                Owner::Rule(r) => Some((k.start, k.end, r)),
-                _ => None,
-            })
-            .collect();
-        for reading in &an.scan.readings {
+        targets.clear();
+        targets.extend(an.scan.triggers.iter().filter_map(|k| match k.owner {
+            Owner::Rule(r) => Some((k.start, k.end, r)),
+            _ => None,
+        }));
+        for reading in &readings {
             for (r, rule) in c.rules.rules.iter().enumerate() {
                 if rule.kind != RuleKind::Vital || rule.measure != Some(reading.measure) {
                     continue;
@@ -944,11 +983,11 @@ impl Triage {
             }
         }
 
-        for &(s, e, r) in &targets {
+        for &(s, e, r) in targets.iter() {
             let rule = &c.rules.rules[r as usize];
-            let a = context::assess(layout, &c.cue_specs, hits, c.cue_reach, s, e);
+            let a = context::assess(layout, &c.cue_specs, hits, c.cue_reach, s, e, reach);
             let (os, oe) = orig(s, e);
-            let ctx = self.build_context(&an, original, &a, rule.past_resolves);
+            let ctx = self.build_context(an, original, &a, rule.past_resolves, from);
             let (negated, resolved) = (ctx.negated, ctx.resolved);
             let suppress = if negated {
                 Some((SuppressedBy::Negated, a.negated))
@@ -988,8 +1027,8 @@ impl Triage {
             } else {
                 rule.route
             };
-            for g in &rule.groups {
-                groups.push((g.as_str(), findings.len()));
+            for g in 0..rule.groups.len() {
+                groups.push((r, g as u32, findings.len()));
             }
             rule_of.push(r as usize);
             findings.push(Finding {
@@ -1009,15 +1048,18 @@ impl Triage {
             if rule.kind != RuleKind::Combo {
                 continue;
             }
-            let mut parts: Vec<usize> = Vec::new();
+            parts.clear();
+            let group = |r: u32, g: u32| c.rules.rules[r as usize].groups[g as usize].as_str();
             // Each entry is met by a finding, distinct ones where possible (a
             // finding with two groups of the combination does not combine
             // with itself).
             let complete = rule.combo_all.iter().all(|alts| {
-                let mut fits = groups.iter().filter(|(g, _)| alts.iter().any(|a| a == g));
+                let mut fits = groups
+                    .iter()
+                    .filter(|&&(r, g, _)| alts.iter().any(|a| a == group(r, g)));
                 let first = fits.clone().next();
-                match fits.find(|(_, f)| !parts.contains(f)).or(first) {
-                    Some(&(_, f)) => {
+                match fits.find(|(_, _, f)| !parts.contains(f)).or(first) {
+                    Some(&(_, _, f)) => {
                         parts.push(f);
                         true
                     }
@@ -1075,33 +1117,24 @@ impl Triage {
             });
         }
 
-        // Most severe first, then in text order.
-        let mut order: Vec<usize> = (0..findings.len()).collect();
-        order.sort_by(|&a, &b| {
-            (findings[b].route, findings[a].start).cmp(&(findings[a].route, findings[b].start))
-        });
-        let rules_sorted: Vec<&crate::rules::RuleDef> =
-            order.iter().map(|&i| &c.rules.rules[rule_of[i]]).collect();
-        let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
-        let findings: Vec<Finding> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        // Most severe first, then in text order (a stable sort: the same
+        // order for the findings and for their rules).
+        let severity = |a: &Finding, b: &Finding| (b.route, a.start).cmp(&(a.route, b.start));
+        order.clear();
+        order.extend(0..findings.len());
+        order.sort_by(|&a, &b| severity(&findings[a], &findings[b]));
+        rules_sorted.clear();
+        rules_sorted.extend(order.iter().map(|&i| rule_of[i]));
+        findings.sort_by(severity);
         suppressed.sort_by_key(|s| s.start);
         let route = findings.first().map_or(Route::NonUrgent, |f| f.route);
-        let score = score(route, &findings, |i| rules_sorted[i].weight);
-        let advice = advice(route, &findings, |i| rules_sorted[i].advice.as_deref());
-        let summary = summary(route, &findings, &suppressed);
-        let readings = an
-            .scan
-            .readings
-            .iter()
-            .map(|r| {
-                let (s, e) = orig(r.start as u32, r.end as u32);
-                Reading {
-                    start: s,
-                    end: e,
-                    ..r.clone()
-                }
-            })
-            .collect();
+        let rule = |i: usize| &c.rules.rules[rules_sorted[i]];
+        let score = score(route, &findings, |i| rule(i).weight, seen);
+        let advice = advice(route, &findings, |i| rule(i).advice.as_deref(), seen, text);
+        let summary = summary(route, &findings, &suppressed, seen, seen2, text);
+        for r in &mut readings {
+            (r.start, r.end) = orig(r.start as u32, r.end as u32);
+        }
         Decision {
             route,
             score,
@@ -1140,12 +1173,24 @@ impl Triage {
         let clamp = |p: usize| floor_boundary(text, p);
         let (start, end) = (clamp(start), clamp(end.max(start)));
         let span = std::ops::Range { start, end };
-        let an = self.analyze(text, std::slice::from_ref(&span));
-        // Map original offsets to normalized ones.
-        let ns = an.norm.normalized_offset(start) as u32;
-        let ne = (an.norm.normalized_offset(end) as u32).max(ns);
-        let a = context::assess(&an.layout, &c.cue_specs, &an.hits, c.cue_reach, ns, ne);
-        self.build_context(&an, text, &a, false)
+        with_work(|w| {
+            let an = &mut w.an;
+            self.analyze_into(text, std::slice::from_ref(&span), an, &mut w.scan);
+            // Map original offsets to normalized ones.
+            let ns = an.norm.normalized_offset(start) as u32;
+            let ne = (an.norm.normalized_offset(end) as u32).max(ns);
+            let d = &mut w.decide;
+            let a = context::assess(
+                &an.layout,
+                &c.cue_specs,
+                &an.hits,
+                c.cue_reach,
+                ns,
+                ne,
+                &mut d.reach,
+            );
+            self.build_context(an, text, &a, false, &mut d.from)
+        })
     }
 
     /// Assess several mentions of one text: one [`Context`](crate::Context)
@@ -1351,6 +1396,7 @@ impl std::fmt::Display for TestFailure {
 }
 
 /// One message, normalized, scanned and laid out.
+#[derive(Default)]
 struct Analysis {
     norm: Normalized,
     scan: Scan,
@@ -1359,9 +1405,12 @@ struct Analysis {
 }
 
 /// What one automaton pass found besides phrases.
+#[derive(Default)]
 struct LiteralPass {
     /// Rule patterns that can match, ascending.
     run: Vec<u32>,
+    /// For each pattern, the bits of its required sets seen so far.
+    seen: Vec<u8>,
     /// (pattern, start, end) of the first required set's literals of the
     /// windowed patterns, sorted.
     hits: Vec<(u32, u32, u32)>,
@@ -1369,6 +1418,90 @@ struct LiteralPass {
     reader_gates: u32,
 }
 
+/// The scan's own buffers.
+#[derive(Default)]
+struct ScanWork {
+    cands: Vec<Candidate>,
+    pass: LiteralPass,
+    pseudo: Vec<Candidate>,
+    pseudo_for_cues: Vec<Candidate>,
+    trigger_reach: Vec<u32>,
+    /// For the number readers.
+    open: Vec<usize>,
+}
+
+/// The decision's own buffers (what it returns is allocated fresh).
+#[derive(Default)]
+struct DecideWork {
+    /// (start, end, rule) of each mention to assess.
+    targets: Vec<(u32, u32, u32)>,
+    /// Groups earned by the counted findings: (rule, group, finding).
+    groups: Vec<(u32, u32, usize)>,
+    /// The rule behind each finding.
+    rule_of: Vec<usize>,
+    /// The findings of a combination.
+    parts: Vec<usize>,
+    /// Findings in output order, and their rules.
+    order: Vec<usize>,
+    rules_sorted: Vec<usize>,
+    /// For `context::assess` and `build_context`.
+    reach: Vec<(u32, u32)>,
+    from: Vec<u32>,
+    /// For `score`, `advice` and `summary`.
+    seen: Vec<usize>,
+    seen2: Vec<usize>,
+    /// For the advice and summary text.
+    text: String,
+}
+
+/// Everything one classification fills and the next one on the same thread
+/// reuses: once the buffers have grown to a message's size, classifying
+/// allocates only the decision it returns.
+#[derive(Default)]
+struct Work {
+    an: Analysis,
+    scan: ScanWork,
+    decide: DecideWork,
+}
+
+impl Work {
+    /// Bytes held by the larger buffers (those that grow with the text).
+    fn capacity(&self) -> usize {
+        self.an.norm.capacity()
+            + self.an.layout.capacity()
+            + (self.scan.cands.capacity() + self.scan.pass.hits.capacity()) * 12
+    }
+}
+
+/// Work kept between messages is dropped past this size: a megabyte message
+/// does not pin megabytes per thread.
+const MAX_KEPT_WORK: usize = 4 << 20;
+
+thread_local! {
+    static WORK: std::cell::RefCell<Work> = std::cell::RefCell::default();
+}
+
+/// Run `f` with this thread's work buffers. They are taken out for the call
+/// and put back after it, so a nested call (or one during thread exit) just
+/// starts with empty buffers.
+fn with_work<R>(f: impl FnOnce(&mut Work) -> R) -> R {
+    let mut w = WORK
+        .try_with(|cell| cell.try_borrow_mut().map(|mut w| std::mem::take(&mut *w)))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let r = f(&mut w);
+    if w.capacity() <= MAX_KEPT_WORK {
+        let _ = WORK.try_with(|cell| {
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                *slot = w;
+            }
+        });
+    }
+    r
+}
+
+#[derive(Default)]
 struct Scan {
     triggers: Vec<Candidate>,
     cues: Vec<Candidate>,
@@ -1379,28 +1512,27 @@ struct Scan {
 /// Urgency in [0, 1]: the route sets the band (non-urgent [0, 0.3],
 /// needs-call [0.4, 0.69], call-911 [0.7, 1]); the heaviest finding of that
 /// route and the number of distinct findings place it inside the band.
-fn score(route: Route, findings: &[Finding], weight: impl Fn(usize) -> f64) -> f64 {
+fn score(
+    route: Route,
+    findings: &[Finding],
+    weight: impl Fn(usize) -> f64,
+    at_route: &mut Vec<usize>,
+) -> f64 {
     let (base, width) = match route {
         Route::NonUrgent => (0.0, 0.3),
         Route::NeedsCall => (0.4, 0.29),
         Route::Call911 => (0.7, 0.3),
     };
-    let at_route: Vec<(usize, &Finding)> = findings
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.route == route)
-        .collect();
+    at_route.clear();
+    at_route.extend((0..findings.len()).filter(|&i| findings[i].route == route));
     if at_route.is_empty() {
         return base;
     }
-    let max_w = at_route
-        .iter()
-        .map(|&(i, _)| weight(i))
-        .fold(0.0_f64, f64::max);
-    let mut distinct: Vec<&str> = at_route.iter().map(|(_, f)| f.rule.as_str()).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let breadth = 1.0 - 0.5_f64.powi(distinct.len() as i32 - 1);
+    let max_w = at_route.iter().map(|&i| weight(i)).fold(0.0_f64, f64::max);
+    // Distinct rules among them.
+    at_route.sort_unstable_by(|&a, &b| findings[a].rule.cmp(&findings[b].rule));
+    at_route.dedup_by(|a, b| findings[*a].rule == findings[*b].rule);
+    let breadth = 1.0 - 0.5_f64.powi(at_route.len() as i32 - 1);
     let s = base + width * (0.7 * max_w + 0.3 * breadth);
     (s * 1000.0).round() / 1000.0
 }
@@ -1409,46 +1541,65 @@ fn advice<'a>(
     route: Route,
     findings: &[Finding],
     extra: impl Fn(usize) -> Option<&'a str>,
+    used: &mut Vec<usize>,
+    buf: &mut String,
 ) -> String {
-    let mut out = match route {
+    let out = buf;
+    out.clear();
+    out.push_str(match route {
         Route::Call911 => ADVICE_911,
         Route::NeedsCall => ADVICE_CALL,
         Route::NonUrgent => ADVICE_ROUTINE,
-    }
-    .to_string();
-    let mut seen: Vec<&str> = Vec::new();
+    });
+    // The findings whose advice was added (a handful: a linear scan).
+    used.clear();
     for i in 0..findings.len() {
         if let Some(a) = extra(i) {
-            if !seen.contains(&a) {
-                seen.push(a);
+            if !used.iter().any(|&j| extra(j) == Some(a)) {
+                used.push(i);
                 out.push(' ');
                 out.push_str(a);
             }
         }
     }
-    out
+    out.as_str().to_owned()
 }
 
-fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> String {
-    let mut out = String::from(route.as_str());
+fn summary(
+    route: Route,
+    findings: &[Finding],
+    suppressed: &[Suppressed],
+    concepts: &mut Vec<usize>,
+    items: &mut Vec<usize>,
+    buf: &mut String,
+) -> String {
+    // Written into a reused buffer, then copied out at its final size: one
+    // allocation instead of one per growth step.
+    let out = buf;
+    out.clear();
+    out.push_str(route.as_str());
     // A handful of items each: a linear scan dedupes them faster than a
-    // hash set, and without cloning.
-    let mut concepts: Vec<(&str, bool, bool)> = Vec::new();
-    for f in findings.iter().filter(|f| f.route > Route::NonUrgent) {
-        let key = (
+    // hash set, and without cloning. They are kept as indices.
+    let key = |i: usize| {
+        let f = &findings[i];
+        (
             f.concept.as_str(),
             f.context.resolved,
             f.context.experiencer == Experiencer::Other || f.context.third_person,
-        );
-        if !concepts.contains(&key) {
-            concepts.push(key);
+        )
+    };
+    concepts.clear();
+    for (i, f) in findings.iter().enumerate() {
+        if f.route > Route::NonUrgent && !concepts.iter().any(|&j| key(j) == key(i)) {
+            concepts.push(i);
         }
     }
     if concepts.is_empty() {
         out.push_str(": no urgent finding");
     } else {
-        for (i, (concept, resolved, other)) in concepts.into_iter().enumerate() {
-            out.push_str(if i == 0 { ": " } else { "; " });
+        for (n, &i) in concepts.iter().enumerate() {
+            let (concept, resolved, other) = key(i);
+            out.push_str(if n == 0 { ": " } else { "; " });
             out.push_str(concept);
             if resolved {
                 out.push_str(" (resolved)");
@@ -1459,9 +1610,9 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
         }
     }
     if !suppressed.is_empty() {
-        let mut items: Vec<(&str, &str)> = Vec::new();
-        for x in suppressed {
-            let item = (
+        let item = |i: usize| {
+            let x = &suppressed[i];
+            (
                 x.concept.as_str(),
                 match x.by {
                     SuppressedBy::Negated => "negated",
@@ -1471,14 +1622,18 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
                     SuppressedBy::Uncertain => "to be ruled out",
                     SuppressedBy::Idiom => "idiom",
                 },
-            );
-            if !items.contains(&item) {
-                items.push(item);
+            )
+        };
+        items.clear();
+        for i in 0..suppressed.len() {
+            if !items.iter().any(|&j| item(j) == item(i)) {
+                items.push(i);
             }
         }
         out.push_str(" | not counted: ");
-        for (i, (concept, by)) in items.into_iter().enumerate() {
-            if i > 0 {
+        for (n, &i) in items.iter().enumerate() {
+            let (concept, by) = item(i);
+            if n > 0 {
                 out.push_str("; ");
             }
             out.push_str(concept);
@@ -1487,7 +1642,7 @@ fn summary(route: Route, findings: &[Finding], suppressed: &[Suppressed]) -> Str
             out.push(')');
         }
     }
-    out
+    out.as_str().to_owned()
 }
 
 impl Normalized {

@@ -23,18 +23,32 @@ impl Normalized {
     /// Normalize `input`. Inputs longer than `u32::MAX` bytes must be cut
     /// before (the engine caps message length far below that).
     pub fn new(input: &str) -> Normalized {
+        let mut out = Normalized::default();
+        out.refill(input);
+        out
+    }
+
+    /// Normalize `input` into this value, reusing its buffers.
+    pub fn refill(&mut self, input: &str) {
+        let mut bytes = std::mem::take(&mut self.text).into_bytes();
+        bytes.clear();
+        bytes.reserve(input.len() + 8);
+        self.origin.clear();
+        self.origin.reserve(input.len() + 8);
         let mut out = Fill {
-            bytes: Vec::with_capacity(input.len() + 8),
-            origin: Vec::with_capacity(input.len() + 8),
+            bytes,
+            origin: std::mem::take(&mut self.origin),
         };
         out.fill(input);
         // Only whole characters were pushed: the bytes are UTF-8.
-        let text = String::from_utf8(out.bytes)
+        self.text = String::from_utf8(out.bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        Normalized {
-            text,
-            origin: out.origin,
-        }
+        self.origin = out.origin;
+    }
+
+    /// Bytes held by the buffers (what reusing this value keeps).
+    pub fn capacity(&self) -> usize {
+        self.text.capacity() + self.origin.capacity() * 8
     }
 
     /// The first normalized byte whose original character starts at or

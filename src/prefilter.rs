@@ -135,6 +135,7 @@ impl Gated {
                     .iter()
                     .all(|l| l.len() >= 2 || l.first().is_some_and(|b| !b.is_ascii_alphabetic()))
         });
+        debug_assert!(re.captures_len() <= MAX_GROUPS, "{}", re.as_str());
         Gated {
             re,
             sets,
@@ -151,22 +152,152 @@ impl Gated {
         self.bit.trailing_zeros()
     }
 
-    pub fn captures_iter<'t>(
-        &self,
-        text: &'t str,
-        gates: u32,
-    ) -> impl Iterator<Item = regex::Captures<'t>> {
-        (gates & self.bit != 0)
-            .then(|| self.re.captures_iter(text))
-            .into_iter()
-            .flatten()
+    /// The matches of this pattern in `text`, with their capture groups, as
+    /// `regex::Regex::captures_iter` gives them; none unless this pattern's
+    /// bit is set in `gates`. The capture buffers are reused from call to
+    /// call on a thread, so a match costs no allocation.
+    pub fn captures_iter<'t>(&self, text: &'t str, gates: u32) -> CapturesIter<'t, '_> {
+        let locs = (gates & self.bit != 0).then(|| take_locations(self));
+        CapturesIter {
+            gated: self,
+            text,
+            at: 0,
+            locs,
+        }
     }
 
-    pub fn captures<'t>(&self, text: &'t str, gates: u32) -> Option<regex::Captures<'t>> {
-        if gates & self.bit != 0 {
-            self.re.captures(text)
-        } else {
-            None
+    pub fn captures<'t>(&self, text: &'t str, gates: u32) -> Option<Caps<'t>> {
+        self.captures_iter(text, gates).next()
+    }
+}
+
+/// The most capture groups (the whole match included) a gated pattern has.
+pub(crate) const MAX_GROUPS: usize = 10;
+
+/// One match and its capture groups (byte spans into the text).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caps<'t> {
+    text: &'t str,
+    spans: [Option<(usize, usize)>; MAX_GROUPS],
+}
+
+/// A capture group's match.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Group<'t> {
+    text: &'t str,
+    start: usize,
+    end: usize,
+}
+
+impl<'t> Caps<'t> {
+    pub fn get(&self, i: usize) -> Option<Group<'t>> {
+        let (start, end) = (*self.spans.get(i)?)?;
+        Some(Group {
+            text: self.text,
+            start,
+            end,
+        })
+    }
+}
+
+impl<'t> Group<'t> {
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    pub fn as_str(&self) -> &'t str {
+        self.text.get(self.start..self.end).unwrap_or("")
+    }
+}
+
+thread_local! {
+    /// Capture buffers of the gated patterns, by pattern bit, with the
+    /// address of the regex they were made for.
+    static LOCATIONS: std::cell::RefCell<Vec<Option<(usize, regex::CaptureLocations)>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn regex_id(re: &regex::Regex) -> usize {
+    std::ptr::from_ref(re) as usize
+}
+
+/// This thread's capture buffer for `g` (a new one if it has none, or one
+/// made for another regex).
+fn take_locations(g: &Gated) -> regex::CaptureLocations {
+    let slot = g.index() as usize;
+    let id = regex_id(&g.re);
+    LOCATIONS
+        .try_with(|cell| {
+            let mut all = cell.try_borrow_mut().ok()?;
+            match all.get_mut(slot)?.take() {
+                Some((owner, locs)) if owner == id => Some(locs),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| g.re.capture_locations())
+}
+
+/// Give a capture buffer back for the next search.
+fn put_locations(g: &Gated, locs: regex::CaptureLocations) {
+    let slot = g.index() as usize;
+    let id = regex_id(&g.re);
+    let _ = LOCATIONS.try_with(|cell| {
+        if let Ok(mut all) = cell.try_borrow_mut() {
+            if all.len() <= slot {
+                all.resize_with(slot + 1, || None);
+            }
+            all[slot] = Some((id, locs));
+        }
+    });
+}
+
+/// Iterator of [`Gated::captures_iter`].
+pub(crate) struct CapturesIter<'t, 'g> {
+    gated: &'g Gated,
+    text: &'t str,
+    at: usize,
+    /// None once done (or when the gate is closed).
+    locs: Option<regex::CaptureLocations>,
+}
+
+impl<'t> Iterator for CapturesIter<'t, '_> {
+    type Item = Caps<'t>;
+
+    fn next(&mut self) -> Option<Caps<'t>> {
+        let locs = self.locs.as_mut()?;
+        let found = (self.at <= self.text.len())
+            .then(|| self.gated.re.captures_read_at(locs, self.text, self.at))
+            .flatten();
+        // Gated patterns cannot match the empty string (a test checks the
+        // readers'); were one to, the iteration stops rather than loop.
+        let Some(m) = found.filter(|m| !m.is_empty()) else {
+            if let Some(locs) = self.locs.take() {
+                put_locations(self.gated, locs);
+            }
+            return None;
+        };
+        self.at = m.end();
+        let mut spans = [None; MAX_GROUPS];
+        for (i, span) in spans.iter_mut().enumerate().take(locs.len()) {
+            *span = locs.get(i);
+        }
+        Some(Caps {
+            text: self.text,
+            spans,
+        })
+    }
+}
+
+impl Drop for CapturesIter<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(locs) = self.locs.take() {
+            put_locations(self.gated, locs);
         }
     }
 }

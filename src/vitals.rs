@@ -255,10 +255,17 @@ impl Readers {
             .fold(0, |acc, r| acc | 1 << r.index())
     }
 
-    /// Read every plausible reading in normalized text. `g` says which
-    /// reader patterns can match (see [`Readers::admitted`]); the engine
-    /// finds that in the same pass as the phrases.
+    /// [`Readers::read_with`] with a fresh work buffer.
+    #[cfg(test)]
     pub fn read(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
+        self.read_with(text, g, out, &mut Vec::new());
+    }
+
+    /// Read every plausible reading in normalized text into `out`. `g` says
+    /// which reader patterns can match (see [`Readers::admitted`]); the
+    /// engine finds that in the same pass as the phrases. `open` is a work
+    /// buffer, reused from call to call.
+    pub fn read_with(&self, text: &str, g: u32, out: &mut Vec<Reading>, open: &mut Vec<usize>) {
         out.clear();
         if !self.any_digit.is_match(text) {
             return;
@@ -291,24 +298,27 @@ impl Readers {
         // One reading per number: drop a reading inside another of the same
         // measure ("temp 39.4 c" is read by two patterns).
         out.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-        let mut kept: Vec<Reading> = Vec::with_capacity(out.len());
-        // Kept readings that still reach the current start: only they can
+        // Kept readings move to the front, in order (`out[..kept]`). Those
+        // that still reach the current start are `open`: only they can
         // contain it (readings come in start order), so the check stays
         // linear however many readings a text has.
-        let mut open: Vec<usize> = Vec::new();
-        for r in out.drain(..) {
-            open.retain(|&k| kept[k].end > r.start);
+        open.clear();
+        let mut kept = 0;
+        for i in 0..out.len() {
+            let r = &out[i];
+            open.retain(|&k| out[k].end > r.start);
             let inside = open.iter().any(|&k| {
-                let k = &kept[k];
+                let k = &out[k];
                 k.measure == r.measure && r.end <= k.end && k.values == r.values
             });
             if !inside {
-                open.push(kept.len());
-                kept.push(r);
+                out.swap(kept, i);
+                open.push(kept);
+                kept += 1;
             }
         }
-        kept.retain(|r| !glued(r));
-        *out = kept;
+        out.truncate(kept);
+        out.retain(|r| !glued(r));
     }
 
     fn read_bp(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
@@ -493,7 +503,7 @@ impl Readers {
             .filter(|r| r.measure == Measure::Oxygen)
             .map(|r| (r.start, r.end))
             .collect();
-        let mut push = |v: regex::Match<'_>, start: usize, end: usize| {
+        let mut push = |v: crate::prefilter::Group<'_>, start: usize, end: usize| {
             // "pulse ox 88" is oxygen, not heart rate.
             if spo2_numbers
                 .iter()
@@ -728,6 +738,57 @@ mod tests {
             }
         }
         assert!(checked > 100, "only {checked} reader matches checked");
+    }
+
+    /// The readers' own capture iteration (reused buffers) gives exactly
+    /// what the regex crate's `captures_iter` gives, on every rule test
+    /// text; and the patterns fit its limits.
+    #[test]
+    fn reader_captures_equal_the_regex_crates() {
+        let set = crate::rules::RuleSet::builtin().unwrap();
+        let readers = Readers::new();
+        let spans = |c: &regex::Captures| -> Vec<Option<(usize, usize)>> {
+            (0..c.len())
+                .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                .collect()
+        };
+        for g in readers.gated() {
+            let hir = regex_syntax::Parser::new().parse(g.re.as_str()).unwrap();
+            assert!(
+                hir.properties().minimum_len().unwrap_or(0) > 0,
+                "{:?}",
+                g.re.as_str()
+            );
+            assert!(g.re.captures_len() <= crate::prefilter::MAX_GROUPS);
+        }
+        let mut compared = 0;
+        for r in &set.rules {
+            for t in &r.tests {
+                let n = crate::normalize::Normalized::new(&t.text).text;
+                for g in readers.gated() {
+                    let want: Vec<_> = g.re.captures_iter(&n).map(|c| spans(&c)).collect();
+                    // Twice, and with a second iteration open at the same
+                    // time: the buffers are shared per thread.
+                    for _ in 0..2 {
+                        let mut other = g.captures_iter(&n, u32::MAX);
+                        let _ = other.next();
+                        let got: Vec<Vec<Option<(usize, usize)>>> = g
+                            .captures_iter(&n, u32::MAX)
+                            .map(|c| {
+                                (0..g.re.captures_len())
+                                    .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                                    .collect()
+                            })
+                            .collect();
+                        assert_eq!(got, want, "{:?} on {n:?}", g.re.as_str());
+                    }
+                    compared += want.len();
+                }
+            }
+        }
+        assert!(compared > 100, "only {compared} matches compared");
+        // A closed gate: nothing.
+        assert!(readers.bp.captures_iter("bp 120/80", 0).next().is_none());
     }
 
     #[test]

@@ -47,6 +47,18 @@ impl Owner {
     }
 }
 
+/// A pattern an automaton pattern gates.
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    /// Index into `regexes` (or past it: a number reader).
+    pattern: u32,
+    /// The bit of the required set the literal belongs to.
+    bit: u8,
+    /// The literal anchors the pattern's search windows (its first set, and
+    /// the pattern is windowed).
+    anchor: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     start: u32,
@@ -60,12 +72,15 @@ struct Compiled {
     /// One automaton for every phrase and every pattern's required
     /// literals (see `prefilter`): one pass over the text finds both.
     automaton: Option<AhoCorasick>,
-    /// Owners of each automaton pattern (a phrase may belong to several;
-    /// a pattern's literal has none).
-    owners: Vec<Vec<Owner>>,
-    /// The patterns each automaton pattern gates: (index into `regexes`,
-    /// the bit of the required set it belongs to).
-    gates: Vec<Vec<(u32, u8)>>,
+    /// For automaton pattern `p`, its owners are
+    /// `owner_list[slots[p].0..slots[p + 1].0]` (a phrase may belong to
+    /// several; a pattern's literal has none) and the patterns it gates are
+    /// `gate_list[slots[p].1..slots[p + 1].1]`. Flat arrays: the pass
+    /// looks them up for every match, and nested vectors cost a cache miss
+    /// each (measured: 40% of the pass's own time).
+    slots: Vec<(u32, u32)>,
+    owner_list: Vec<Owner>,
+    gate_list: Vec<Gate>,
     regexes: Vec<(Regex, Owner)>,
     /// For each pattern, the bits of all its required sets: it runs when
     /// one literal of each set occurs.
@@ -295,13 +310,19 @@ impl Triage {
             }
         }
         let mut phrases = Vec::with_capacity(patterns.len());
-        let mut owners = Vec::with_capacity(patterns.len());
-        let mut gates = Vec::with_capacity(patterns.len());
+        let mut slots = Vec::with_capacity(patterns.len() + 1);
+        let (mut owner_list, mut gate_list) = (Vec::new(), Vec::new());
         for (p, o, g) in patterns {
             phrases.push(p);
-            owners.push(o);
-            gates.push(g);
+            slots.push((owner_list.len() as u32, gate_list.len() as u32));
+            owner_list.extend(o);
+            gate_list.extend(g.into_iter().map(|(r, bit)| Gate {
+                pattern: r,
+                bit,
+                anchor: bit == 1 && reach.get(r as usize).is_some_and(Option::is_some),
+            }));
         }
+        slots.push((owner_list.len() as u32, gate_list.len() as u32));
         let automaton = if phrases.is_empty() {
             None
         } else {
@@ -329,8 +350,9 @@ impl Triage {
             inner: Arc::new(Compiled {
                 rules,
                 automaton,
-                owners,
-                gates,
+                slots,
+                owner_list,
+                gate_list,
                 regexes,
                 gate_full,
                 ungated,
@@ -529,22 +551,25 @@ impl Triage {
             for m in ac.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
                 let p = m.pattern().as_usize();
-                for &(r, bit) in &c.gates[p] {
-                    if bit == 1 && c.reach.get(r as usize).is_some_and(Option::is_some) {
+                let ((o0, g0), (o1, g1)) = (c.slots[p], c.slots[p + 1]);
+                for g in &c.gate_list[g0 as usize..g1 as usize] {
+                    let r = g.pattern;
+                    if g.anchor {
                         hits.push((r, s as u32, e as u32));
                     }
                     let got = &mut seen[r as usize];
-                    if *got & bit == 0 {
-                        *got |= bit;
+                    if *got & g.bit == 0 {
+                        *got |= g.bit;
                         if *got == c.gate_full[r as usize] {
                             run.push(r);
                         }
                     }
                 }
-                if c.owners[p].is_empty() || !whole_words(t, s, e) {
+                let owners = &c.owner_list[o0 as usize..o1 as usize];
+                if owners.is_empty() || !whole_words(t, s, e) {
                     continue;
                 }
-                for &owner in &c.owners[p] {
+                for &owner in owners {
                     cands.push(Candidate {
                         start: s as u32,
                         end: e as u32,

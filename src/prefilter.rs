@@ -216,7 +216,9 @@ impl<'t> Group<'t> {
 
 thread_local! {
     /// Capture buffers of the gated patterns, by pattern bit, with the
-    /// address of the regex they were made for.
+    /// address of the regex they were made for: a buffer is reused only
+    /// with that regex (and only if its group count fits, should another
+    /// engine's regex later sit at the same address).
     static LOCATIONS: std::cell::RefCell<Vec<Option<(usize, regex::CaptureLocations)>>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -234,7 +236,9 @@ fn take_locations(g: &Gated) -> regex::CaptureLocations {
         .try_with(|cell| {
             let mut all = cell.try_borrow_mut().ok()?;
             match all.get_mut(slot)?.take() {
-                Some((owner, locs)) if owner == id => Some(locs),
+                Some((owner, locs)) if owner == id && locs.len() == g.re.captures_len() => {
+                    Some(locs)
+                }
                 _ => None,
             }
         })

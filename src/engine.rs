@@ -52,7 +52,9 @@ impl Owner {
 struct Gate {
     /// Index into `regexes` (or past it: a number reader).
     pattern: u32,
-    /// The bit of the required set the literal belongs to.
+    /// The bit of the required set the literal belongs to; 0 for a
+    /// literal of the pattern's tail (see `Compiled::tail`), which gates
+    /// nothing but bounds where its matches end.
     bit: u8,
     /// The literal anchors the pattern's search windows (its first set, and
     /// the pattern is windowed).
@@ -90,6 +92,11 @@ struct Compiled {
     /// For each rule pattern, how far a match reaches from a literal of its
     /// first required set, when bounded: it is searched only around them.
     reach: Vec<Option<u32>>,
+    /// For each rule pattern not searched in windows, when its matches end
+    /// at most this many bytes after a literal of its tail set
+    /// (`prefilter::tail_of`): its search stops there, and a text without
+    /// such a literal is not searched.
+    tail: Vec<Option<u32>>,
     /// The number readers whose patterns have no required literal set
     /// (bits as in `Readers::read`); the others' sets are in the automaton
     /// as gates numbered from `regexes.len()`.
@@ -255,6 +262,8 @@ impl Triage {
         let mut ungated: Vec<u32> = Vec::new();
         let mut gate_full: Vec<u8> = Vec::new();
         let mut reach: Vec<Option<u32>> = Vec::new();
+        let mut tail: Vec<Option<u32>> = Vec::new();
+        let mut tails: Vec<(usize, crate::prefilter::LiteralSet)> = Vec::new();
         let mut gate_literals = 0usize;
         for (o, ps, res) in sources {
             for p in ps {
@@ -263,12 +272,24 @@ impl Triage {
             }
             for re in res {
                 let r = regexes.len();
-                let (mut sets, windowed) = crate::prefilter::gate(re.as_str());
+                let crate::prefilter::PatternGate {
+                    mut sets,
+                    reach: windowed,
+                    tail: mut tail_set,
+                } = crate::prefilter::gate(re.as_str());
                 // Past the budget, a pattern is not gated (it runs on every
                 // text: slower, never wrong).
                 gate_literals += sets.iter().map(Vec::len).sum::<usize>();
+                gate_literals += tail_set.as_ref().map_or(0, |(t, _)| t.len());
                 if gate_literals > MAX_GATE_LITERALS {
                     sets.clear();
+                }
+                if sets.is_empty() {
+                    tail_set = None;
+                }
+                tail.push(tail_set.as_ref().map(|&(_, after)| after as u32));
+                if let Some((set, _)) = tail_set {
+                    tails.push((r, set));
                 }
                 gate_full.push(((1u16 << sets.len()) - 1) as u8);
                 reach.push(
@@ -307,6 +328,13 @@ impl Triage {
                     let i = slot(&mut index, &mut patterns, l);
                     patterns[i].2.push((r as u32, 1 << bit));
                 }
+            }
+        }
+        // Tail literals: bit 0, which gates nothing (see `Gate::bit`).
+        for (r, set) in tails {
+            for l in &set {
+                let i = slot(&mut index, &mut patterns, l);
+                patterns[i].2.push((r as u32, 0));
             }
         }
         let mut phrases = Vec::with_capacity(patterns.len());
@@ -357,6 +385,7 @@ impl Triage {
                 gate_full,
                 ungated,
                 reach,
+                tail,
                 cue_reach: cue_specs
                     .iter()
                     .map(|c: &CueSpec| c.max_words)
@@ -537,6 +566,7 @@ impl Triage {
             run,
             seen,
             hits,
+            tail_end,
             reader_gates,
         } = pass;
         // The patterns to run on this text: the ungated ones, and those
@@ -545,8 +575,11 @@ impl Triage {
         run.extend_from_slice(&c.ungated);
         seen.clear();
         seen.resize(c.gate_full.len(), 0);
-        // Where the first required set of each windowed pattern occurs.
+        // Where the first required set of each windowed pattern occurs, and
+        // where the last tail literal of each other pattern ends.
         hits.clear();
+        tail_end.clear();
+        tail_end.resize(c.tail.len(), 0);
         if let Some(ac) = &c.automaton {
             for m in ac.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
@@ -554,6 +587,10 @@ impl Triage {
                 let ((o0, g0), (o1, g1)) = (c.slots[p], c.slots[p + 1]);
                 for g in &c.gate_list[g0 as usize..g1 as usize] {
                     let r = g.pattern;
+                    if g.bit == 0 {
+                        tail_end[r as usize] = tail_end[r as usize].max(e as u32);
+                        continue;
+                    }
                     if g.anchor {
                         hits.push((r, s as u32, e as u32));
                     }
@@ -601,10 +638,11 @@ impl Triage {
         &self,
         t: &str,
         r: u32,
-        hits: &[(u32, u32, u32)],
+        pass: &LiteralPass,
         mut f: impl FnMut(usize, usize),
     ) {
         let c = &*self.inner;
+        let hits = &pass.hits;
         let re = &c.regexes[r as usize].0;
         let mut push = |s: usize, e: usize| {
             if s < e && whole_words(t, s, e) {
@@ -624,7 +662,19 @@ impl Triage {
                     &mut push,
                 );
             }
-            None => re.find_iter(t).for_each(|m| push(m.start(), m.end())),
+            None => {
+                // Matches end by the last tail literal plus the tail's
+                // length: the search stops at the end of that word.
+                let end = match c.tail[r as usize] {
+                    Some(after) => match pass.tail_end[r as usize] {
+                        0 => return,
+                        last => crate::prefilter::word_end(t, last as usize + after as usize),
+                    },
+                    None => t.len(),
+                };
+                re.find_iter(&t[..end])
+                    .for_each(|m| push(m.start(), m.end()))
+            }
         }
     }
 
@@ -645,9 +695,7 @@ impl Triage {
         self.literal_pass(t, &mut Vec::new(), &mut pass);
         let mut out = Vec::new();
         if pass.run.contains(&(r as u32)) {
-            self.pattern_matches_into(t, r as u32, &pass.hits, |s, e| {
-                out.push((s as u32, e as u32))
-            });
+            self.pattern_matches_into(t, r as u32, &pass, |s, e| out.push((s as u32, e as u32)));
         }
         out.sort_unstable();
         out
@@ -671,7 +719,7 @@ impl Triage {
         self.literal_pass(t, cands, pass);
         for &r in &pass.run {
             let owner = c.regexes[r as usize].1;
-            self.pattern_matches_into(t, r, &pass.hits, |start, end| {
+            self.pattern_matches_into(t, r, pass, |start, end| {
                 cands.push(Candidate {
                     start: start as u32,
                     end: end as u32,
@@ -1439,6 +1487,9 @@ struct LiteralPass {
     /// (pattern, start, end) of the first required set's literals of the
     /// windowed patterns, sorted.
     hits: Vec<(u32, u32, u32)>,
+    /// For each rule pattern with a tail set, where its last literal ends
+    /// (0: none).
+    tail_end: Vec<u32>,
     /// Number readers that can match (see `Readers::read`).
     reader_gates: u32,
 }

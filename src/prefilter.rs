@@ -53,13 +53,28 @@ pub(crate) fn required_literals(pattern: &str) -> Vec<LiteralSet> {
     literal_sets(pattern, useful)
 }
 
-/// A rule pattern's gate: its required literal sets and, when it can be
-/// searched in windows, its reach (see [`reach_of`]); one parse.
-pub(crate) fn gate(pattern: &str) -> (Vec<LiteralSet>, Option<usize>) {
+/// A rule pattern's gate, from one parse.
+#[derive(Debug, Default)]
+pub(crate) struct PatternGate {
+    /// Its required literal sets.
+    pub sets: Vec<LiteralSet>,
+    /// When it can be searched in windows, its reach (see [`reach_of`]).
+    pub reach: Option<usize>,
+    /// When it cannot, but its matches end a bounded distance after a
+    /// literal of a set: the set and the distance (see [`tail_of`]).
+    pub tail: Option<(LiteralSet, usize)>,
+}
+
+pub(crate) fn gate(pattern: &str) -> PatternGate {
     let Some(hir) = parse(pattern) else {
-        return (Vec::new(), None);
+        return PatternGate::default();
     };
-    (sets_of(&hir, useful), reach_of(&hir))
+    let reach = reach_of(&hir);
+    PatternGate {
+        sets: sets_of(&hir, useful),
+        tail: reach.is_none().then(|| tail_of(&hir)).flatten(),
+        reach,
+    }
 }
 
 fn parse(pattern: &str) -> Option<Hir> {
@@ -315,10 +330,23 @@ const MAX_WINDOW_REACH: usize = 256;
 /// behind or is an ASCII word boundary. Such a pattern can be searched only
 /// in windows around its literal hits (see [`find_in_windows`]).
 fn reach_of(hir: &Hir) -> Option<usize> {
+    if !cuttable(hir) {
+        return None;
+    }
+    hir.properties()
+        .maximum_len()
+        .filter(|&n| n <= MAX_WINDOW_REACH)
+}
+
+/// Whether a search of the pattern may be cut short at the end of a word:
+/// it cannot match the empty string, and every look-around it uses looks
+/// only behind or is an ASCII word boundary (which reads the same at a
+/// word's end whether the text goes on or not).
+fn cuttable(hir: &Hir) -> bool {
     use regex_syntax::hir::Look;
     let props = hir.properties();
     if props.minimum_len().is_none_or(|n| n == 0) {
-        return None;
+        return false;
     }
     let safe = [
         Look::Start,
@@ -331,10 +359,53 @@ fn reach_of(hir: &Hir) -> Option<usize> {
         Look::WordStartHalfAscii,
         Look::WordEndHalfAscii,
     ];
-    if props.look_set().iter().any(|l| !safe.contains(&l)) {
+    props.look_set().iter().all(|l| safe.contains(&l))
+}
+
+/// The most literals, and the longest distance, of a tail (see [`tail_of`]).
+const MAX_TAIL_SET: usize = MAX_SET;
+const MAX_TAIL: usize = 1024;
+
+/// For a pattern that cannot be searched in windows (its matches are
+/// unbounded or long): a set one literal of which ends every match at most
+/// a bounded distance before the match ends, with that distance. It is the
+/// whole language of one part of the pattern's top-level concatenation,
+/// followed only by parts of bounded length (`... (?:pills|tablets)\b`: the
+/// set of drug words, distance 0). So no match ends after the last such
+/// literal in a text plus the distance, and the search can stop there (at
+/// the end of that word: see [`cuttable`]); a text without one of them
+/// cannot match at all.
+fn tail_of(hir: &Hir) -> Option<(LiteralSet, usize)> {
+    if !cuttable(hir) {
         return None;
     }
-    props.maximum_len().filter(|&n| n <= MAX_WINDOW_REACH)
+    let mut h = hir;
+    while let HirKind::Capture(c) = h.kind() {
+        h = &c.sub;
+    }
+    let HirKind::Concat(parts) = h.kind() else {
+        return None;
+    };
+    let mut after = 0usize;
+    for p in parts.iter().rev() {
+        if let Some(mut set) = exact(p, MAX_TAIL_SET) {
+            set.sort();
+            set.dedup();
+            if useful(&set) && !set.iter().any(|l| common(l)) {
+                return Some((set, after));
+            }
+        }
+        after = after.checked_add(p.properties().maximum_len()?)?;
+        if after > MAX_TAIL {
+            return None;
+        }
+    }
+    None
+}
+
+/// The end of the word at `pos` (see [`WordEnds`]).
+pub(crate) fn word_end(text: &str, pos: usize) -> usize {
+    WordEnds::new(text).at(pos.min(text.len()))
 }
 
 /// Where windows may end: the end of the word at a position (a character
@@ -711,6 +782,49 @@ mod tests {
         for set in &sets {
             let t = b"betasixblueon lower swollen";
             assert!(set.iter().any(|l| t.windows(l.len()).any(|w| w == &l[..])));
+        }
+    }
+
+    #[test]
+    fn tails_bound_where_matches_end() {
+        let tail = |p: &str| {
+            parse(p).and_then(|h| tail_of(&h)).map(|(set, after)| {
+                let set: Vec<String> = set
+                    .into_iter()
+                    .map(|l| String::from_utf8(l).unwrap())
+                    .collect();
+                (set, after)
+            })
+        };
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // The last part's words, nothing after them.
+        assert_eq!(
+            tail(r"(?:ate|took) \d+ (?:pills|tabs)(?-u:\b)"),
+            Some((words(&["pills", "tabs"]), 0))
+        );
+        // An optional ending is bounded: at most its length after them.
+        assert_eq!(
+            tail(r"(?:ate|took) \d+ (?:pills|tabs)(?: at once| today)?"),
+            Some((words(&["pills", "tabs"]), 8))
+        );
+        // An unbounded ending, or a look-ahead that cutting the text would
+        // change, has no tail.
+        assert_eq!(tail(r"(?:ate|took) (?:pills|tabs) \d+"), None);
+        assert_eq!(tail(r"(?:ate|took) \d+ (?:pills|tabs)$"), None);
+        // Function words do not make a tail.
+        assert_eq!(tail(r"(?:ate|took) \d+ (?:then|just)"), None);
+        // Every match ends at most `after` bytes past a tail literal.
+        let p = r"(?:ate|took) \d+ (?:pills|tabs)(?: at once| today)?";
+        let (set, after) = tail(p).unwrap();
+        let re = Regex::new(p).unwrap();
+        for t in ["took 3 pills today", "ate 12 tabs at once", "took 1 tabs"] {
+            let m = re.find(t).unwrap();
+            let last = set
+                .iter()
+                .filter_map(|l| t.rfind(l.as_str()).map(|i| i + l.len()))
+                .max()
+                .unwrap();
+            assert!(m.end() <= last + after, "{t:?}");
         }
     }
 

@@ -23,9 +23,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// of the chunk size for small limits).
 const CHUNK_OVERLAP: usize = 16 << 10;
 
-/// The most gate literals (see `prefilter`) the automaton takes for rule
-/// patterns; with at most 256 per pattern and 48 bytes each, a rule set
-/// adds at most about 12 MB of literals to it.
+/// The most gate and tail literals (see `prefilter`) the automaton takes
+/// for rule patterns; at most 48 bytes each, a rule set adds at most about
+/// 12 MB of literals to it (a pattern brings at most 256 gate literals and
+/// 256 tail literals).
 const MAX_GATE_LITERALS: usize = 256 << 10;
 
 /// Who owns a phrase or pattern.

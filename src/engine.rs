@@ -106,6 +106,13 @@ struct Compiled {
     /// The largest `max_words` of any cue (how far to look for cues).
     cue_reach: u32,
     readers: Readers,
+    /// Each rule's groups, as ids shared by every rule with the same group
+    /// name (combinations compare ids, not strings).
+    group_ids: Vec<Vec<u32>>,
+    /// The combination rules, in rule order: the rule's index and, for each
+    /// entry of `combo_all`, the ids of its alternatives (a name no rule
+    /// carries has no id: it can never be met).
+    combos: Vec<(u32, Vec<Vec<u32>>)>,
     max_message_bytes: usize,
 }
 
@@ -375,9 +382,36 @@ impl Triage {
                 unless: context::category_bits(&c.unless),
             })
             .collect();
+        let mut group_index: std::collections::HashMap<&str, u32> = Default::default();
+        let group_ids: Vec<Vec<u32>> = (rules.rules.iter())
+            .map(|r| {
+                (r.groups.iter())
+                    .map(|g| {
+                        let next = group_index.len() as u32;
+                        *group_index.entry(g.as_str()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let combos: Vec<(u32, Vec<Vec<u32>>)> = (rules.rules.iter().enumerate())
+            .filter(|(_, r)| r.kind == RuleKind::Combo)
+            .map(|(i, r)| {
+                let alts = (r.combo_all.iter())
+                    .map(|alts| {
+                        (alts.iter())
+                            .filter_map(|a| group_index.get(a.as_str()).copied())
+                            .collect()
+                    })
+                    .collect();
+                (i as u32, alts)
+            })
+            .collect();
+        drop(group_index);
         Ok(Triage {
             inner: Arc::new(Compiled {
                 rules,
+                group_ids,
+                combos,
                 automaton,
                 slots,
                 owner_list,
@@ -1101,8 +1135,8 @@ impl Triage {
             } else {
                 rule.route
             };
-            for g in 0..rule.groups.len() {
-                groups.push((r, g as u32, findings.len()));
+            for &g in &c.group_ids[r as usize] {
+                groups.push((g, findings.len()));
             }
             rule_of.push(r as usize);
             findings.push(Finding {
@@ -1118,22 +1152,17 @@ impl Triage {
         }
 
         // Combinations of groups earned by asserted, current findings.
-        for (ri, rule) in c.rules.rules.iter().enumerate() {
-            if rule.kind != RuleKind::Combo {
-                continue;
-            }
+        for (ri, all) in &c.combos {
+            let (ri, rule) = (*ri as usize, &c.rules.rules[*ri as usize]);
             parts.clear();
-            let group = |r: u32, g: u32| c.rules.rules[r as usize].groups[g as usize].as_str();
             // Each entry is met by a finding, distinct ones where possible (a
             // finding with two groups of the combination does not combine
             // with itself).
-            let complete = rule.combo_all.iter().all(|alts| {
-                let mut fits = groups
-                    .iter()
-                    .filter(|&&(r, g, _)| alts.iter().any(|a| a == group(r, g)));
+            let complete = all.iter().all(|alts| {
+                let mut fits = groups.iter().filter(|&&(g, _)| alts.contains(&g));
                 let first = fits.clone().next();
-                match fits.find(|(_, _, f)| !parts.contains(f)).or(first) {
-                    Some(&(_, _, f)) => {
+                match fits.find(|(_, f)| !parts.contains(f)).or(first) {
+                    Some(&(_, f)) => {
                         parts.push(f);
                         true
                     }
@@ -1512,8 +1541,8 @@ struct ScanWork {
 struct DecideWork {
     /// (start, end, rule) of each mention to assess.
     targets: Vec<(u32, u32, u32)>,
-    /// Groups earned by the counted findings: (rule, group, finding).
-    groups: Vec<(u32, u32, usize)>,
+    /// Groups earned by the counted findings: (group id, finding).
+    groups: Vec<(u32, usize)>,
     /// The rule behind each finding.
     rule_of: Vec<usize>,
     /// The findings of a combination.

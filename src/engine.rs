@@ -113,6 +113,13 @@ struct Compiled {
     /// entry of `combo_all`, the ids of its alternatives (a name no rule
     /// carries has no id: it can never be met).
     combos: Vec<(u32, Vec<Vec<u32>>)>,
+    /// For group id `g`, the combination entries it meets:
+    /// `combo_entries[combo_slots[g]..combo_slots[g + 1]]`, as (index in
+    /// `combos`, entry number counted over all combinations).
+    combo_slots: Vec<u32>,
+    combo_entries: Vec<(u32, u32)>,
+    /// How many entries all combinations have together.
+    combo_entry_count: u32,
     max_message_bytes: usize,
 }
 
@@ -406,12 +413,35 @@ impl Triage {
                 (i as u32, alts)
             })
             .collect();
+        let mut by_group: Vec<Vec<(u32, u32)>> = vec![Vec::new(); group_index.len()];
+        let mut combo_entry_count = 0u32;
+        for (k, (_, all)) in combos.iter().enumerate() {
+            for alts in all {
+                for &g in alts {
+                    let e = (k as u32, combo_entry_count);
+                    if !by_group[g as usize].contains(&e) {
+                        by_group[g as usize].push(e);
+                    }
+                }
+                combo_entry_count += 1;
+            }
+        }
+        let mut combo_slots = Vec::with_capacity(by_group.len() + 1);
+        let mut combo_entries = Vec::new();
+        for list in by_group {
+            combo_slots.push(combo_entries.len() as u32);
+            combo_entries.extend(list);
+        }
+        combo_slots.push(combo_entries.len() as u32);
         drop(group_index);
         Ok(Triage {
             inner: Arc::new(Compiled {
                 rules,
                 group_ids,
                 combos,
+                combo_slots,
+                combo_entries,
+                combo_entry_count,
                 automaton,
                 slots,
                 owner_list,
@@ -1030,6 +1060,9 @@ impl Triage {
             groups,
             rule_of,
             parts,
+            entry_met,
+            entries_met,
+            ready,
             order,
             rules_sorted,
             reach,
@@ -1152,7 +1185,27 @@ impl Triage {
         }
 
         // Combinations of groups earned by asserted, current findings.
-        for (ri, all) in &c.combos {
+        // Only a combination with every entry met by some earned group can
+        // be complete: those are found from the groups, not by trying all.
+        entry_met.clear();
+        entry_met.resize(c.combo_entry_count as usize, false);
+        entries_met.clear();
+        entries_met.resize(c.combos.len(), 0);
+        ready.clear();
+        for &(g, _) in groups.iter() {
+            let (a, b) = (c.combo_slots[g as usize], c.combo_slots[g as usize + 1]);
+            for &(k, e) in &c.combo_entries[a as usize..b as usize] {
+                if !std::mem::replace(&mut entry_met[e as usize], true) {
+                    entries_met[k as usize] += 1;
+                    if entries_met[k as usize] as usize == c.combos[k as usize].1.len() {
+                        ready.push(k);
+                    }
+                }
+            }
+        }
+        ready.sort_unstable();
+        for &k in ready.iter() {
+            let (ri, all) = &c.combos[k as usize];
             let (ri, rule) = (*ri as usize, &c.rules.rules[*ri as usize]);
             parts.clear();
             // Each entry is met by a finding, distinct ones where possible (a
@@ -1547,6 +1600,11 @@ struct DecideWork {
     rule_of: Vec<usize>,
     /// The findings of a combination.
     parts: Vec<usize>,
+    /// Which combination entries the earned groups meet, how many entries
+    /// of each combination are met, and the combinations with all met.
+    entry_met: Vec<bool>,
+    entries_met: Vec<u32>,
+    ready: Vec<u32>,
     /// Findings in output order, and their rules.
     order: Vec<usize>,
     rules_sorted: Vec<usize>,

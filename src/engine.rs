@@ -12,7 +12,6 @@ use crate::normalize::{Normalized, boundary_after, boundary_before, floor_bounda
 use crate::route::Route;
 use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::{Readers, Reading};
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use std::sync::{Arc, OnceLock};
 
@@ -69,12 +68,27 @@ struct Candidate {
     owner: Owner,
 }
 
+/// The phrase and literal automaton: a double-array Aho-Corasick (each
+/// trie step one array lookup, 12 bytes a state: 2.8 MB for the default
+/// rules' 197,000 states). Measured against the `aho-corasick` crate's
+/// contiguous NFA on corpus messages: 12% fewer classify instructions.
+/// Each pattern's value is its slot.
+struct Automaton(daachorse::DoubleArrayAhoCorasick<u32>);
+
+impl std::fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automaton")
+            .field("states", &self.0.num_states())
+            .finish()
+    }
+}
+
 #[derive(Debug)]
 struct Compiled {
     rules: RuleSet,
     /// One automaton for every phrase and every pattern's required
     /// literals (see `prefilter`): one pass over the text finds both.
-    automaton: Option<AhoCorasick>,
+    automaton: Option<Automaton>,
     /// For automaton pattern `p`, its owners are
     /// `owner_list[slots[p].0..slots[p + 1].0]` (a phrase may belong to
     /// several; a pattern's literal has none) and the patterns it gates are
@@ -366,15 +380,15 @@ impl Triage {
             }));
         }
         slots.push((owner_list.len() as u32, gate_list.len() as u32));
+        drop(index);
         let automaton = if phrases.is_empty() {
             None
         } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
+            Some(Automaton(
+                daachorse::DoubleArrayAhoCorasickBuilder::new()
                     .build(&phrases)
                     .map_err(|e| Error::new(ErrorKind::Limit, format!("phrase automaton: {e}")))?,
-            )
+            ))
         };
         let cue_specs: Vec<CueSpec> = rules
             .cues
@@ -646,9 +660,9 @@ impl Triage {
         tail_end.clear();
         tail_end.resize(c.tail.len(), 0);
         if let Some(ac) = &c.automaton {
-            for m in ac.find_overlapping_iter(t) {
+            for m in ac.0.find_overlapping_iter(t) {
                 let (s, e) = (m.start(), m.end());
-                let p = m.pattern().as_usize();
+                let p = m.value() as usize;
                 let ((o0, g0), (o1, g1)) = (c.slots[p], c.slots[p + 1]);
                 for g in &c.gate_list[g0 as usize..g1 as usize] {
                     let r = g.pattern;

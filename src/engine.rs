@@ -8,7 +8,9 @@ use crate::decision::{
     SuppressedBy,
 };
 use crate::error::{Diagnostic, Error, ErrorKind};
-use crate::normalize::{Normalized, boundary_after, boundary_before, floor_boundary};
+use crate::normalize::{
+    Normalized, alnum_at, alnum_before, boundary_after, boundary_before, floor_boundary,
+};
 use crate::route::Route;
 use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::{Readers, Reading};
@@ -1492,9 +1494,11 @@ impl Triage {
 /// begins (or ends) with punctuation, such as the cue `? no`, needs no
 /// boundary on that side.
 fn whole_words(t: &str, s: usize, e: usize) -> bool {
-    let m = &t[s..e];
-    let starts_word = m.chars().next().is_some_and(char::is_alphanumeric);
-    let ends_word = m.chars().next_back().is_some_and(char::is_alphanumeric);
+    if s >= e {
+        return true;
+    }
+    let starts_word = alnum_at(t, s);
+    let ends_word = alnum_before(t, e);
     (!starts_word || boundary_before(t, s)) && (!ends_word || boundary_after(t, e))
 }
 

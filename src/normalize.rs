@@ -94,14 +94,10 @@ impl Fill {
                         self.push_ascii(if nl { b'\n' } else { b' ' }, s, e);
                     }
                 }
-                let from = i;
-                while i < bytes.len() && plain(bytes[i]) {
+                while let Some(&b) = bytes.get(i).filter(|&&b| plain(b)) {
+                    self.push_ascii(b.to_ascii_lowercase(), i as u32, i as u32 + 1);
                     i += 1;
                 }
-                self.bytes
-                    .extend(bytes[from..i].iter().map(u8::to_ascii_lowercase));
-                self.origin
-                    .extend((from as u32..i as u32).map(|k| (k, k + 1)));
                 prev_alpha = bytes[i - 1].is_ascii_alphabetic();
                 continue;
             }
@@ -252,21 +248,43 @@ pub(crate) fn fast_pattern(pattern: &str) -> String {
     out
 }
 
+/// Whether the character of `text` that starts at byte `pos` is
+/// alphanumeric (false at the end). An ASCII byte is read as it is; only
+/// other characters are decoded.
+pub(crate) fn alnum_at(text: &str, pos: usize) -> bool {
+    match text.as_bytes().get(pos) {
+        None => false,
+        Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(_) => text
+            .get(pos..)
+            .and_then(|r| r.chars().next())
+            .is_some_and(char::is_alphanumeric),
+    }
+}
+
+/// Whether the character of `text` that ends at byte `pos` is
+/// alphanumeric (false at the start).
+pub(crate) fn alnum_before(text: &str, pos: usize) -> bool {
+    match pos.checked_sub(1).and_then(|p| text.as_bytes().get(p)) {
+        None => false,
+        Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(_) => text
+            .get(..pos)
+            .and_then(|r| r.chars().next_back())
+            .is_some_and(char::is_alphanumeric),
+    }
+}
+
 /// Whether byte `pos` of `text` sits on a word boundary on its left side
 /// (the character before it is not alphanumeric).
 pub(crate) fn boundary_before(text: &str, pos: usize) -> bool {
-    text[..pos]
-        .chars()
-        .next_back()
-        .is_none_or(|c| !c.is_alphanumeric())
+    !alnum_before(text, pos)
 }
 
-/// Whether byte `pos` of `text` sits on a word boundary on its right side.
+/// Whether byte `pos` of `text` sits on a word boundary on its right side
+/// (the character from it is not alphanumeric).
 pub(crate) fn boundary_after(text: &str, pos: usize) -> bool {
-    text[pos..]
-        .chars()
-        .next()
-        .is_none_or(|c| !c.is_alphanumeric())
+    !alnum_at(text, pos)
 }
 
 #[cfg(test)]

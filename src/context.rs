@@ -273,15 +273,27 @@ impl Layout {
         self.sentence_breaks.reserve(text.len() / 32 + 4);
         let bytes = text.as_bytes();
         let mut in_word = false;
-        for (i, c) in text.char_indices() {
-            let alnum = c.is_alphanumeric();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            // An ASCII byte is read as it is; only other characters are
+            // decoded. The breaks below are all ASCII.
+            let (alnum, len) = if b.is_ascii() {
+                (crate::normalize::ALNUM[b as usize], 1)
+            } else {
+                text.get(i..)
+                    .and_then(|r| r.chars().next())
+                    .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8()))
+            };
+            let at = i;
+            i += len;
             if alnum && !in_word {
-                self.word_starts.push(i as u32);
+                self.word_starts.push(at as u32);
             }
             in_word = alnum;
-            match c {
-                '!' | '?' | ';' | '\n' => self.sentence_breaks.push((i + 1) as u32),
-                '.' => {
+            let i = at;
+            match b {
+                b'!' | b'?' | b';' | b'\n' => self.sentence_breaks.push((i + 1) as u32),
+                b'.' => {
                     let next = bytes.get(i + 1).copied();
                     let ends = matches!(next, None | Some(b' ') | Some(b'\n') | Some(b'.'));
                     if ends && !self.abbreviation_before(text, i) {
@@ -594,6 +606,50 @@ pub(crate) fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The byte loop of `Layout::build` (ASCII read as it is) finds the
+        /// words and sentence ends a character-by-character reading does,
+        /// in any mix of ASCII and other characters.
+        #[test]
+        fn layout_equals_a_character_reading(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "pain", "99", " ", ".", ". ", "..", "!", "?", ";", "\n", "dr.", "no. 5",
+                    "é", "ñ", "日本", "٣", "\u{2028}", "😀", "-", "'", "e.g.",
+                ]),
+                0..40,
+            )
+        ) {
+            let text: String = parts.concat();
+            let mut got = Layout::default();
+            got.build(&text);
+            // The reference: one character at a time.
+            let mut want = Layout::default();
+            let mut in_word = false;
+            for (i, c) in text.char_indices() {
+                let alnum = c.is_alphanumeric();
+                if alnum && !in_word {
+                    want.word_starts.push(i as u32);
+                }
+                in_word = alnum;
+                match c {
+                    '!' | '?' | ';' | '\n' => want.sentence_breaks.push((i + 1) as u32),
+                    '.' => {
+                        let next = text.as_bytes().get(i + 1).copied();
+                        let ends = matches!(next, None | Some(b' ') | Some(b'\n') | Some(b'.'));
+                        if ends && !want.abbreviation_before(&text, i) {
+                            want.sentence_breaks.push((i + 1) as u32);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            want.sentence_breaks.dedup();
+            proptest::prop_assert_eq!(&got.word_starts, &want.word_starts);
+            proptest::prop_assert_eq!(&got.sentence_breaks, &want.sentence_breaks);
+        }
+    }
 
     #[test]
     fn sentence_breaks_skip_numbers_and_abbreviations() {

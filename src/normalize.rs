@@ -83,7 +83,7 @@ impl Fill {
         let bytes = input.as_bytes();
         // An ASCII letter, digit or punctuation mark other than an
         // apostrophe or a hyphen is copied as it is, lower-cased.
-        let plain = |b: u8| b.is_ascii_graphic() && !matches!(b, b'\'' | b'`' | b'-');
+        let plain = |b: u8| PLAIN[b as usize];
         let mut i = 0;
         while i < bytes.len() {
             // The common case first, a run of plain bytes at a time (the same
@@ -248,13 +248,39 @@ pub(crate) fn fast_pattern(pattern: &str) -> String {
     out
 }
 
+/// `ALNUM[b]`: whether byte `b` is an ASCII letter or digit (one load
+/// instead of range comparisons, in the per-byte loops).
+pub(crate) static ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
+/// `PLAIN[b]`: an ASCII letter, digit or punctuation mark other than an
+/// apostrophe, a backtick or a hyphen, which normalization copies as it is
+/// (lower-cased).
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_graphic() && !matches!(c, b'\'' | b'`' | b'-');
+        b += 1;
+    }
+    t
+};
+
 /// Whether the character of `text` that starts at byte `pos` is
 /// alphanumeric (false at the end). An ASCII byte is read as it is; only
 /// other characters are decoded.
 pub(crate) fn alnum_at(text: &str, pos: usize) -> bool {
     match text.as_bytes().get(pos) {
         None => false,
-        Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(&b) if b.is_ascii() => ALNUM[b as usize],
         Some(_) => text
             .get(pos..)
             .and_then(|r| r.chars().next())
@@ -267,7 +293,7 @@ pub(crate) fn alnum_at(text: &str, pos: usize) -> bool {
 pub(crate) fn alnum_before(text: &str, pos: usize) -> bool {
     match pos.checked_sub(1).and_then(|p| text.as_bytes().get(p)) {
         None => false,
-        Some(b) if b.is_ascii() => b.is_ascii_alphanumeric(),
+        Some(&b) if b.is_ascii() => ALNUM[b as usize],
         Some(_) => text
             .get(..pos)
             .and_then(|r| r.chars().next_back())

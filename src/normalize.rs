@@ -323,6 +323,28 @@ mod tests {
         assert_eq!(n.text, "i cant breathe now");
     }
 
+    proptest::proptest! {
+        /// The byte-table boundary checks read every character boundary of
+        /// mixed text the way decoding the character there does.
+        #[test]
+        fn boundary_checks_equal_decoding(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "Z", "7", " ", ".", "-", "é", "日", "٣", "😀", "\u{300}", "\n",
+                ]),
+                0..20,
+            )
+        ) {
+            let text: String = parts.concat();
+            for p in (0..=text.len()).filter(|&p| text.is_char_boundary(p)) {
+                let at = text[p..].chars().next().is_some_and(char::is_alphanumeric);
+                let before = text[..p].chars().next_back().is_some_and(char::is_alphanumeric);
+                proptest::prop_assert_eq!(alnum_at(&text, p), at, "at {} in {:?}", p, text);
+                proptest::prop_assert_eq!(alnum_before(&text, p), before, "before {} in {:?}", p, text);
+            }
+        }
+    }
+
     #[test]
     fn keeps_line_breaks_as_one_newline() {
         let n = Normalized::new("chest pain? no\r\n\r\n  SOB? no");

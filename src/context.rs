@@ -284,13 +284,10 @@ impl Layout {
                     .and_then(|r| r.chars().next())
                     .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8()))
             };
-            let at = i;
-            i += len;
             if alnum && !in_word {
-                self.word_starts.push(at as u32);
+                self.word_starts.push(i as u32);
             }
             in_word = alnum;
-            let i = at;
             match b {
                 b'!' | b'?' | b';' | b'\n' => self.sentence_breaks.push((i + 1) as u32),
                 b'.' => {
@@ -302,6 +299,7 @@ impl Layout {
                 }
                 _ => {}
             }
+            i += len;
         }
         self.sentence_breaks.dedup();
     }

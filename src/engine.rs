@@ -8,9 +8,7 @@ use crate::decision::{
     SuppressedBy,
 };
 use crate::error::{Diagnostic, Error, ErrorKind};
-use crate::normalize::{
-    Normalized, alnum_at, alnum_before, boundary_after, boundary_before, floor_boundary,
-};
+use crate::normalize::{Normalized, alnum_at, alnum_before, floor_boundary};
 use crate::route::Route;
 use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::{Readers, Reading};
@@ -1224,22 +1222,16 @@ impl Triage {
             let (ri, all) = &c.combos[k as usize];
             let (ri, rule) = (*ri as usize, &c.rules.rules[*ri as usize]);
             parts.clear();
-            // Each entry is met by a finding, distinct ones where possible (a
-            // finding with two groups of the combination does not combine
-            // with itself).
-            let complete = all.iter().all(|alts| {
+            // Each entry is met by a finding (every entry of a ready
+            // combination has one), distinct ones where possible (a finding
+            // with two groups of the combination does not combine with
+            // itself).
+            for alts in all {
                 let mut fits = groups.iter().filter(|&&(g, _)| alts.contains(&g));
                 let first = fits.clone().next();
-                match fits.find(|(_, f)| !parts.contains(f)).or(first) {
-                    Some(&(_, f)) => {
-                        parts.push(f);
-                        true
-                    }
-                    None => false,
+                if let Some(&(_, f)) = fits.find(|(_, f)| !parts.contains(f)).or(first) {
+                    parts.push(f);
                 }
-            });
-            if !complete {
-                continue;
             }
             parts.sort_unstable();
             parts.dedup();
@@ -1494,12 +1486,7 @@ impl Triage {
 /// begins (or ends) with punctuation, such as the cue `? no`, needs no
 /// boundary on that side.
 fn whole_words(t: &str, s: usize, e: usize) -> bool {
-    if s >= e {
-        return true;
-    }
-    let starts_word = alnum_at(t, s);
-    let ends_word = alnum_before(t, e);
-    (!starts_word || boundary_before(t, s)) && (!ends_word || boundary_after(t, e))
+    s >= e || ((!alnum_at(t, s) || !alnum_before(t, s)) && (!alnum_before(t, e) || !alnum_at(t, e)))
 }
 
 /// Find `target` in `text`: case-insensitive, flexible whitespace, on the

@@ -301,18 +301,6 @@ pub(crate) fn alnum_before(text: &str, pos: usize) -> bool {
     }
 }
 
-/// Whether byte `pos` of `text` sits on a word boundary on its left side
-/// (the character before it is not alphanumeric).
-pub(crate) fn boundary_before(text: &str, pos: usize) -> bool {
-    !alnum_before(text, pos)
-}
-
-/// Whether byte `pos` of `text` sits on a word boundary on its right side
-/// (the character from it is not alphanumeric).
-pub(crate) fn boundary_after(text: &str, pos: usize) -> bool {
-    !alnum_at(text, pos)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

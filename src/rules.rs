@@ -492,6 +492,16 @@ impl RuleSet {
         }
         all.into_iter().collect()
     }
+
+    /// The finding rules' literal phrases only (no cues, pseudo-cues or
+    /// terminators), normalized, without duplicates, sorted: what a message
+    /// is searched *for*, as opposed to the context words read around it.
+    pub fn finding_phrases(&self) -> Vec<String> {
+        let all: BTreeSet<String> = (self.rules.iter())
+            .flat_map(|r| r.phrases.iter().cloned())
+            .collect();
+        all.into_iter().collect()
+    }
 }
 
 fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, Error> {

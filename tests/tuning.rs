@@ -619,6 +619,34 @@ fn rules_phrases_exports_every_literal_once_sorted() {
     );
 }
 
+#[test]
+fn rules_phrases_findings_leaves_out_the_context_words() {
+    let (code, all, _) = run(&["rules", "--phrases"]);
+    assert_eq!(code, 0);
+    let (code, findings, _) = run(&["rules", "--phrases", "--findings"]);
+    assert_eq!(code, 0);
+    let all: Vec<&str> = all.lines().collect();
+    let findings: Vec<&str> = findings.lines().collect();
+    assert!(findings.contains(&"chest pain"));
+    assert!(!findings.contains(&"no"), "a negation cue is not a finding");
+    assert!(
+        !findings.contains(&"i"),
+        "a first-person cue is not a finding"
+    );
+    assert!(
+        findings.windows(2).all(|w| w[0] < w[1]),
+        "sorted, no duplicates"
+    );
+    assert!(
+        findings.iter().all(|p| all.contains(p)),
+        "a subset of --phrases"
+    );
+    assert!(findings.len() < all.len());
+    let (code, _, err) = run(&["rules", "--findings"]);
+    assert_eq!(code, 2, "--findings without --phrases is a usage error");
+    assert!(err.contains("--phrases"), "{err}");
+}
+
 /// A change made by context (a pseudo phrase or cue in the layer) names
 /// the cue that now suppresses the mention.
 #[test]

@@ -14,6 +14,10 @@ cues, pseudo phrases, terminators), normalized as the engine matches them
 (lower case, apostrophes removed), sorted, one per line, without duplicates:
     portal-triage rules --phrases > phrases.txt
     rg -F -i -f phrases.txt messages.jsonl
+`--phrases --findings` prints only the finding rules' phrases (what a
+message is searched for), without the context words: the cue list holds
+one-letter and two-letter words (`i`, `my`, `he`) that a substring scan
+finds in nearly every line.
 
 Exit codes: 0 listed; 2 usage, rule or I/O error.")]
 pub struct Args {
@@ -23,6 +27,10 @@ pub struct Args {
     /// rules.
     #[arg(long, conflicts_with = "json")]
     phrases: bool,
+    /// With --phrases: only the finding rules' phrases, not the context
+    /// cues, pseudo phrases and terminators.
+    #[arg(long, requires = "phrases")]
+    findings: bool,
     /// Print the rules as one JSON array.
     #[arg(long)]
     json: bool,
@@ -35,7 +43,12 @@ pub fn run(args: Args) -> i32 {
     let set = engine.rules();
     let mut text = String::new();
     if args.phrases {
-        for p in set.literal_phrases() {
+        let phrases = if args.findings {
+            set.finding_phrases()
+        } else {
+            set.literal_phrases()
+        };
+        for p in phrases {
             text.push_str(&p);
             text.push('\n');
         }

@@ -14,6 +14,7 @@ cues, pseudo phrases, terminators), normalized as the engine matches them
 (lower case, apostrophes removed), sorted, one per line, without duplicates:
     portal-triage rules --phrases > phrases.txt
     rg -F -i -f phrases.txt messages.jsonl
+
 `--phrases --findings` prints only the finding rules' phrases (what a
 message is searched for), without the context words: the cue list holds
 one-letter and two-letter words (`i`, `my`, `he`) that a substring scan

@@ -124,7 +124,7 @@ first_match() {
     median
 }
 line_bytes=$(LC_ALL=C awk '{ n += length($0) + 1 } END { printf "%.0f", n / NR }' target/bench/sample.jsonl)
-echo "where rg -c stops reading a line (median offset of its first match, first 2,000 lines of $line_bytes bytes on average):"
+echo "where rg -c stops reading a line (median offset of its first match, over those of the first 2,000 lines that have one; $line_bytes bytes a line on average; a line without a match is read to its end):"
 echo "  PHRASES: byte $(first_match "$PHRASES"); FINDINGS: byte $(first_match "$FINDINGS")"
 
 if command -v hyperfine >/dev/null 2>&1 && [ "${HYPERFINE:-1}" = 1 ]; then

@@ -638,7 +638,7 @@ fn rules_phrases_findings_leaves_out_the_context_words() {
         "sorted, no duplicates"
     );
     assert!(
-        findings.iter().all(|p| all.contains(p)),
+        findings.iter().all(|p| all.binary_search(p).is_ok()),
         "a subset of --phrases"
     );
     assert!(findings.len() < all.len());

@@ -276,13 +276,14 @@ impl Layout {
         let mut i = 0;
         while let Some(&b) = bytes.get(i) {
             // An ASCII byte is read as it is; only other characters are
-            // decoded. The breaks below are all ASCII.
-            let (alnum, len) = if b.is_ascii() {
-                (crate::normalize::ALNUM[b as usize], 1)
-            } else {
-                text.get(i..)
-                    .and_then(|r| r.chars().next())
-                    .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8()))
+            // decoded (`alnum_at`). The breaks below are all ASCII. `i` is
+            // always a character start, so the lead byte gives the width.
+            let alnum = crate::normalize::alnum_at(text, i);
+            let len = match b {
+                0..=0x7f => 1,
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
             };
             if alnum && !in_word {
                 self.word_starts.push(i as u32);

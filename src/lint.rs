@@ -650,15 +650,7 @@ fn contains_words(long: &str, short: &str) -> bool {
     while let Some(i) = long[from..].find(short) {
         let s = from + i;
         let e = s + short.len();
-        let before = long[..s]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after = long[e..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
-        if before && after {
+        if !crate::normalize::alnum_before(long, s) && !crate::normalize::alnum_at(long, e) {
             return true;
         }
         from = s + short.chars().next().map_or(1, char::len_utf8);

@@ -250,7 +250,7 @@ pub(crate) fn fast_pattern(pattern: &str) -> String {
 
 /// `ALNUM[b]`: whether byte `b` is an ASCII letter or digit (one load
 /// instead of range comparisons, in the per-byte loops).
-pub(crate) static ALNUM: [bool; 256] = {
+static ALNUM: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
@@ -277,6 +277,7 @@ static PLAIN: [bool; 256] = {
 /// Whether the character of `text` that starts at byte `pos` is
 /// alphanumeric (false at the end). An ASCII byte is read as it is; only
 /// other characters are decoded.
+#[inline]
 pub(crate) fn alnum_at(text: &str, pos: usize) -> bool {
     match text.as_bytes().get(pos) {
         None => false,
@@ -290,6 +291,7 @@ pub(crate) fn alnum_at(text: &str, pos: usize) -> bool {
 
 /// Whether the character of `text` that ends at byte `pos` is
 /// alphanumeric (false at the start).
+#[inline]
 pub(crate) fn alnum_before(text: &str, pos: usize) -> bool {
     match pos.checked_sub(1).and_then(|p| text.as_bytes().get(p)) {
         None => false,

@@ -4,7 +4,7 @@
 //! message (and text with accents and emoji, a self-harm message, and a
 //! failing service) and checks what the page shows and announces.
 //!
-//! Skips with a notice when Chromium, Node or `tests/browser/node_modules`
+//! Skips with a visible notice (`SKIPPED: ...` on stderr) when Chromium, Node or `tests/browser/node_modules`
 //! is missing, unless `PORTAL_TRIAGE_REQUIRE_BROWSER=1` (CI), then fails.
 //! The screenshot of the emergency warning goes to
 //! `$PORTAL_TRIAGE_SCREENSHOT`, else `target/compose-emergency.png`.
@@ -40,8 +40,10 @@ fn compose_page_warns_about_an_emergency_in_chromium() {
         if std::env::var("PORTAL_TRIAGE_REQUIRE_BROWSER").as_deref() == Ok("1") {
             panic!("browser test: {why} and PORTAL_TRIAGE_REQUIRE_BROWSER=1");
         }
-        eprintln!(
-            "NOTICE: browser test skipped: {why} (set PORTAL_TRIAGE_REQUIRE_BROWSER=1 to fail instead)"
+        common::skip_notice(
+            "compose_page_warns_about_an_emergency_in_chromium",
+            &why,
+            "PORTAL_TRIAGE_REQUIRE_BROWSER",
         );
         return;
     }

@@ -116,3 +116,31 @@ fn holdout_corpus_meets_thresholds() {
         &gates,
     );
 }
+
+/// A skipped corpus check must say so in the output of a plain `cargo test`
+/// (no `--nocapture`): run this test binary again on one corpus test with
+/// the shared folder pointed at a path that does not exist.
+#[test]
+fn a_skipped_corpus_check_is_visible_without_nocapture() {
+    let Ok(me) = std::env::current_exe() else {
+        panic!("the test binary's path is known");
+    };
+    let missing = std::env::temp_dir().join("portal-triage-no-shared-folder-here");
+    let out = std::process::Command::new(me)
+        .args(["--exact", "dev_corpus_meets_thresholds", "--test-threads=1"])
+        .env("PORTAL_TRIAGE_SHARED", &missing)
+        .env_remove("PORTAL_TRIAGE_REQUIRE_SHARED")
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the corpus test ran (and skipped): {stdout}"
+    );
+    assert!(
+        stderr.contains("SKIPPED: dev_corpus_meets_thresholds: the shared folder is absent"),
+        "the skip is shown without --nocapture; stderr was: {stderr}"
+    );
+}

@@ -213,6 +213,70 @@ impl Context {
     }
 }
 
+/// The context in words: when, whether negated, resolved or uncertain, who,
+/// and the ids of the cues behind it.
+///
+/// The plain form names no words of the message, so it is safe for logs;
+/// the alternate form (`{:#}`) also quotes each cue's words as written in
+/// the message, as `portal-triage explain` shows them.
+///
+/// ```
+/// use portal_triage::Triage;
+/// let (_, c) = Triage::default()
+///     .context_of_phrase("No chest pain today", "chest pain")
+///     .unwrap();
+/// assert_eq!(c.to_string(), "current, negated; cues: negation.forward (negated)");
+/// assert_eq!(
+///     format!("{c:#}"),
+///     "current, negated; cues: negation.forward \"No\" (negated)"
+/// );
+/// ```
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<&str> = Vec::new();
+        parts.push(match self.temporality {
+            Temporality::Recent => "current",
+            Temporality::Historical => "historical",
+            Temporality::Hypothetical => "hypothetical",
+        });
+        if self.negated {
+            parts.push("negated");
+        }
+        if self.resolved {
+            parts.push("resolved (over now)");
+        }
+        if self.uncertain {
+            parts.push("uncertain (being ruled out)");
+        }
+        if self.experiencer == Experiencer::Other {
+            parts.push("someone else, now");
+        } else if self.third_person {
+            parts.push("the patient, written of in the third person");
+        }
+        f.write_str(&parts.join(", "))?;
+        for (i, cue) in self.cues.iter().enumerate() {
+            f.write_str(if i == 0 { "; cues: " } else { ", " })?;
+            f.write_str(&cue.id)?;
+            if f.alternate() {
+                // One line whatever the cue's words hold: line breaks and
+                // tabs read as spaces, other control characters as U+FFFD.
+                let words: String = cue
+                    .text
+                    .chars()
+                    .map(|c| match c {
+                        '\n' | '\r' | '\t' => ' ',
+                        c if c.is_control() => '\u{FFFD}',
+                        c => c,
+                    })
+                    .collect();
+                write!(f, " \"{words}\"")?;
+            }
+            write!(f, " ({})", cue.category.as_str())?;
+        }
+        Ok(())
+    }
+}
+
 // ------------------------------------------------------------ the machinery
 
 /// A compiled cue rule, as the assessor needs it.

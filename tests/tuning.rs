@@ -281,13 +281,19 @@ fn eval_agrees_with_metrics_py_on_the_dev_corpus() {
         .arg(&pred_path)
         .args(["--lang", "all", "--json"])
         .output();
-    let Ok(py) = py.map_err(|e| {
-        eprintln!("NOTICE: python3 unavailable ({e}); metrics.py cross-check skipped")
-    }) else {
-        if std::env::var("PORTAL_TRIAGE_REQUIRE_SHARED").as_deref() == Ok("1") {
-            panic!("python3 is needed for the metrics.py cross-check");
+    let py = match py {
+        Ok(py) => py,
+        Err(e) => {
+            if std::env::var("PORTAL_TRIAGE_REQUIRE_SHARED").as_deref() == Ok("1") {
+                panic!("python3 is needed for the metrics.py cross-check: {e}");
+            }
+            common::skip_notice(
+                "eval_agrees_with_metrics_py_on_the_dev_corpus",
+                &format!("python3 is unavailable ({e})"),
+                "PORTAL_TRIAGE_REQUIRE_SHARED",
+            );
+            return;
         }
-        return;
     };
     assert!(
         py.status.success(),
@@ -542,6 +548,15 @@ fn explain_reads_standard_input_and_prints_json() {
     let d: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["route"], "call-911");
     assert_eq!(d["suppressed"][0]["cause"]["id"], "negation.forward");
+    // The fired rules, as `score` and `serve` name them.
+    let (_, scored, _) = run_with(
+        bin(),
+        &["score", "-q", "--format", "text"],
+        EXPLAIN_TEXT.as_bytes(),
+    );
+    let scored: Value = serde_json::from_str(scored.trim()).unwrap();
+    assert_eq!(d["rules"], scored["rules"], "{out}");
+    assert_eq!(d["rules"][0], "neuro.speech", "{out}");
     let (code, out, _) = run_with(bin(), &["explain"], b"refill please");
     assert_eq!(code, 0);
     assert!(out.starts_with("route: non-urgent"), "{out}");
@@ -718,4 +733,18 @@ fn a_closed_pipe_is_not_an_error() {
             );
         }
     }
+}
+
+// --------------------------------------------------------------------- test
+
+#[test]
+fn test_reports_on_stdout_and_keeps_stderr_for_errors() {
+    let (code, out, err) = run(&["test"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("0 rule tests failed (")
+            && out.ends_with(" finding-rule tests in the set)\n"),
+        "the report is the command's output: {out}"
+    );
+    assert!(err.is_empty(), "nothing on stderr when all pass: {err}");
 }

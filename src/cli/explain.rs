@@ -4,7 +4,7 @@
 //! errors never include it.
 
 use super::{EXIT_ERROR, EXIT_OK, RuleArgs};
-use portal_triage::{Decision, Experiencer, Temporality};
+use portal_triage::Decision;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Read};
 
@@ -14,7 +14,8 @@ Prints the route and score, the message with each finding marked, each
 finding with its rule, words, byte offsets and the context that applied (and
 the cue behind it), the mentions that did not count and the cue or idiom that
 suppressed each, the numbers read, the advice for the patient and the summary
-for the clinician. `--json` prints the full decision as one JSON document.
+for the clinician. `--json` prints the full decision as one JSON document,
+with the fired `rules` as `score` and `serve` give them.
 
 Marking: findings in bold red and suppressed mentions in yellow when standard
 output is a terminal and NO_COLOR is not set (or with --color always);
@@ -45,6 +46,15 @@ enum ColorChoice {
     Never,
 }
 
+/// The decision as `--json` prints it: the fired rule ids (as `score` and
+/// `serve` give them), then every field of the decision.
+#[derive(serde::Serialize)]
+struct Explained<'a> {
+    rules: Vec<&'a str>,
+    #[serde(flatten)]
+    decision: &'a Decision,
+}
+
 pub fn run(args: Args) -> i32 {
     let text = match args.text.as_deref() {
         Some(t) if t != "-" => t.to_string(),
@@ -68,7 +78,11 @@ pub fn run(args: Args) -> i32 {
     };
     let d = engine.classify(&text);
     let out = if args.json {
-        match serde_json::to_string_pretty(&d) {
+        let explained = Explained {
+            rules: d.rule_ids(),
+            decision: &d,
+        };
+        match serde_json::to_string_pretty(&explained) {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("portal-triage: cannot serialize the decision: {e}");
@@ -169,40 +183,6 @@ fn highlight(text: &str, d: &Decision, color: bool) -> String {
     out
 }
 
-/// The context of a finding in words, with the cues behind it.
-fn context_words(c: &portal_triage::Context) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    match c.temporality {
-        Temporality::Recent => parts.push("current"),
-        Temporality::Historical => parts.push("historical"),
-        Temporality::Hypothetical => parts.push("hypothetical"),
-    }
-    if c.negated {
-        parts.push("negated");
-    }
-    if c.resolved {
-        parts.push("resolved (over now)");
-    }
-    if c.uncertain {
-        parts.push("uncertain (being ruled out)");
-    }
-    if c.experiencer == Experiencer::Other {
-        parts.push("someone else, now");
-    } else if c.third_person {
-        parts.push("the patient, written of in the third person");
-    }
-    let mut s = parts.join(", ");
-    if !c.cues.is_empty() {
-        let cues: Vec<String> = c
-            .cues
-            .iter()
-            .map(|u| format!("{} \"{}\" ({})", u.id, shown(&u.text), u.category.as_str()))
-            .collect();
-        let _ = write!(s, "; cues: {}", cues.join(", "));
-    }
-    s
-}
-
 fn render(text: &str, d: &Decision, color: bool) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "route: {} (score {:.3})", d.route, d.score);
@@ -238,7 +218,7 @@ fn render(text: &str, d: &Decision, color: bool) -> String {
             f.concept
         );
         if f.because.is_empty() {
-            let _ = writeln!(o, "    context: {}", context_words(&f.context));
+            let _ = writeln!(o, "    context: {:#}", f.context);
         } else {
             let _ = writeln!(o, "    combines: {}", f.because.join(" + "));
         }

@@ -13,6 +13,7 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 use portal_triage::{RuleSet, Triage};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Triage patient-portal messages: non-urgent, needs-call or call-911.
@@ -126,19 +127,23 @@ pub fn main() -> i32 {
                 return EXIT_ERROR;
             };
             let failures = engine.run_rule_tests();
+            // The report, failures and the count alike, is the command's
+            // output: stdout (stderr is for errors).
+            let mut out = String::new();
             for f in &failures {
-                println!("{f}");
+                let _ = writeln!(out, "{f}");
             }
             let total: usize = engine.rules().rules().map(|r| r.tests).sum();
-            eprintln!(
+            let _ = writeln!(
+                out,
                 "{} rule tests failed ({} finding-rule tests in the set)",
                 failures.len(),
                 total
             );
-            if failures.is_empty() {
-                EXIT_OK
-            } else {
-                EXIT_PROBLEMS
+            match output::emit(&out) {
+                Ok(()) if failures.is_empty() => EXIT_OK,
+                Ok(()) => EXIT_PROBLEMS,
+                Err(code) => code,
             }
         }
     }

@@ -96,3 +96,38 @@ fn missing_input_file_is_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot open"), "{err}");
 }
+
+/// The README's first command scores the shipped sample, and the output the
+/// README shows is what it gives (so the quick start stays true when the
+/// rules change).
+#[test]
+fn the_readme_quick_start_output_is_what_the_sample_gives() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains("cargo run --release -- score examples/messages.jsonl"),
+        "the quick start names the sample"
+    );
+    let shown: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("{\"id\":\"msg-"))
+        .collect();
+    let sample = root.join("examples/messages.jsonl");
+    let (code, out, err) = run(&["score", sample.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got.len(), 12, "a dozen messages");
+    assert_eq!(
+        got, shown,
+        "README.md's quick-start output differs from `score examples/messages.jsonl`; update the README"
+    );
+    let routes: std::collections::BTreeSet<String> = records(&out)
+        .iter()
+        .map(|r| r["route"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(routes.len(), 3, "the sample spans the three routes");
+    assert!(
+        err.contains("routes: call-911 3, needs-call 4, non-urgent 5"),
+        "{err}"
+    );
+}

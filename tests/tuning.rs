@@ -228,7 +228,8 @@ fn eval_reports_unusable_lines_by_file_line_and_id() {
 {\"id\": \"badroute\", \"text\": \"crushing chest pain\", \"route\": \"urgent\"}\n\
 {\"id\": \"cut\", \"text\": \"crushing chest pain\n\
 \n\
-{\"text\": \"crushing chest pain\", \"route\": \"call-911\"}\n";
+{\"text\": \"crushing chest pain\", \"route\": \"call-911\"}\n\
+{\"id\": \"shifted\", \"text\": \"x\", \"route\": \"my chest hurts so bad\"}\n";
     let (code, out, err) = run_with(bin(), &["eval", "-"], input);
     assert_eq!(code, 1, "{err}");
     assert!(out.starts_with("eval: 1 labeled messages"), "{out}");
@@ -242,6 +243,11 @@ fn eval_reports_unusable_lines_by_file_line_and_id() {
     );
     assert!(err.contains("-:4: bad JSON"), "{err}");
     assert!(err.contains("-:6: missing id"), "{err}");
+    // Text in the route column (a shifted export) is described, not shown.
+    assert!(
+        err.contains("-:7: record shifted: the route (a string of 21 characters) is not one of"),
+        "{err}"
+    );
     assert!(
         !err.contains("chest"),
         "errors never echo message text: {err}"

@@ -124,9 +124,20 @@ fn read_one(
             Some(Value::String(r)) => match r.parse::<Route>() {
                 Ok(r) => Some(r),
                 Err(_) => {
+                    // A label-like value is shown so a typo can be found;
+                    // anything else could be message text in the wrong
+                    // column, and is only described.
+                    let label_like = r.len() <= 24
+                        && r.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    let what = if label_like {
+                        format!("route `{r}`")
+                    } else {
+                        format!("the route (a string of {} characters)", r.chars().count())
+                    };
                     problems.push(problem(
                         Some(id),
-                        format!("route `{r}` is not one of call-911, needs-call, non-urgent"),
+                        format!("{what} is not one of call-911, needs-call, non-urgent"),
                     ));
                     continue;
                 }

@@ -65,12 +65,13 @@ pub enum Damage {
     Nul,
 }
 
-/// One CSV row.
+/// One CSV row; its cells are read with [`RowCutter::cell`] until the next
+/// row is cut.
 pub struct Row {
     /// The line the row starts on.
     pub line: u64,
-    /// Its cells.
-    pub cells: Vec<Vec<u8>>,
+    /// How many cells it has.
+    pub width: usize,
     /// What is odd about it, if anything.
     pub damage: Option<Damage>,
     /// A line of it was longer than the byte limit and was cut.
@@ -93,6 +94,10 @@ pub struct RowCutter {
     max_bytes: usize,
     /// Bytes handed to the cell splitter so far (re-reading included).
     fed: u64,
+    /// The cells of the current row.
+    split: Splitter,
+    /// A line buffer to reuse.
+    spare: Vec<u8>,
 }
 
 impl RowCutter {
@@ -116,6 +121,8 @@ impl RowCutter {
             max_lines: max_lines.max(1),
             max_bytes: max_bytes.max(1),
             fed: 0,
+            split: Splitter::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -128,7 +135,8 @@ impl RowCutter {
         if let Some(line) = self.pending.pop_front() {
             return Ok(Some(line));
         }
-        let mut content = Vec::new();
+        let mut content = std::mem::take(&mut self.spare);
+        content.clear();
         let (n, end, cut) = read_line(self.reader.as_mut(), &mut content, self.max_bytes)?;
         if n == 0 {
             return Ok(None);
@@ -142,22 +150,41 @@ impl RowCutter {
         }))
     }
 
+    /// Cell `i` of the row last returned by [`RowCutter::next_row`].
+    pub fn cell(&self, i: usize) -> Option<&[u8]> {
+        self.split.cell(i)
+    }
+
+    /// The cells of the row last returned, joined by spaces.
+    pub fn joined(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..self.split.ends.len() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(self.split.cell(i).unwrap_or_default());
+        }
+        out
+    }
+
     /// The next row, or None at the end. Lines that are blank (empty or
     /// only whitespace) between rows are not rows.
     pub fn next_row(&mut self) -> io::Result<Option<Row>> {
         let first = loop {
             match self.next_line()? {
                 None => return Ok(None),
-                Some(l) if l.content.iter().all(u8::is_ascii_whitespace) => {}
+                Some(l) if l.content.iter().all(u8::is_ascii_whitespace) => {
+                    self.spare = l.content;
+                }
                 Some(l) => break l,
             }
         };
-        let mut split = Splitter::default();
-        split.feed(&first.content);
+        self.split.reset();
+        self.split.feed(&first.content);
         self.fed += first.content.len() as u64;
         let mut bytes = first.content.len();
         let mut lines = vec![first];
-        while split.in_quotes() {
+        while self.split.in_quotes() {
             let last = lines.last().map_or(0, |l| l.number);
             if let Some((until, why)) = self.runaway {
                 if last < until {
@@ -177,24 +204,28 @@ impl RowCutter {
                 return Ok(Some(self.recover(lines, why, true)));
             }
             bytes += next.content.len();
-            split.line_break(lines.last().map_or(b"\n", |l| l.end));
-            split.feed(&next.content);
+            self.split.line_break(lines.last().map_or(b"\n", |l| l.end));
+            self.split.feed(&next.content);
             self.fed += next.content.len() as u64;
             let number = next.number;
             lines.push(next);
-            if split.text_after_quote_on_later_line {
+            if self.split.text_after_quote_on_later_line {
                 let why = Unclosed::ClosedMidField(number);
                 return Ok(Some(self.recover(lines, why, false)));
             }
         }
-        let (cells, damage) = split.finish();
-        Ok(Some(Row {
+        let damage = self.split.finish();
+        let row = Row {
             line: lines.first().map_or(0, |l| l.number),
-            cells,
+            width: self.split.ends.len(),
             damage,
             cut: lines.iter().any(|l| l.cut),
             bytes,
-        }))
+        };
+        if let Some(last) = lines.pop() {
+            self.spare = last.content;
+        }
+        Ok(Some(row))
     }
 
     /// The row in `lines` is damaged: return its first line as a row of
@@ -220,13 +251,13 @@ impl RowCutter {
             Some(l) => (l.number, l.content, l.cut),
             None => (0, Vec::new(), false),
         };
-        let mut split = Splitter::default();
-        split.feed(&content);
+        self.split.reset();
+        self.split.feed(&content);
         self.fed += content.len() as u64;
-        let (cells, _) = split.finish();
+        self.split.finish();
         Row {
             line,
-            cells,
+            width: self.split.ends.len(),
             damage: Some(Damage::Unclosed(why)),
             cut,
             bytes: content.len(),
@@ -249,8 +280,10 @@ enum State {
 /// Splits the lines of one row into cells.
 #[derive(Default)]
 struct Splitter {
-    cells: Vec<Vec<u8>>,
-    field: Vec<u8>,
+    /// The cells' bytes, one after the other.
+    data: Vec<u8>,
+    /// Where each cell ends in `data`.
+    ends: Vec<usize>,
     state: State,
     /// Lines fed so far, minus one.
     line: u64,
@@ -265,8 +298,24 @@ impl Splitter {
         self.damage.get_or_insert(d);
     }
 
+    fn reset(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.state = State::FieldStart;
+        self.line = 0;
+        self.opened = 0;
+        self.damage = None;
+        self.text_after_quote_on_later_line = false;
+    }
+
+    fn cell(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.data.get(start..end)
+    }
+
     fn end_field(&mut self) {
-        self.cells.push(std::mem::take(&mut self.field));
+        self.ends.push(self.data.len());
         self.state = State::FieldStart;
     }
 
@@ -283,12 +332,12 @@ impl Splitter {
                     let rest = &bytes[i..];
                     match rest.iter().position(|&c| c == b'"') {
                         Some(q) => {
-                            self.field.extend_from_slice(&rest[..q]);
+                            self.data.extend_from_slice(&rest[..q]);
                             self.state = State::QuoteInQuoted;
                             i += q + 1;
                         }
                         None => {
-                            self.field.extend_from_slice(rest);
+                            self.data.extend_from_slice(rest);
                             i = bytes.len();
                         }
                     }
@@ -301,21 +350,32 @@ impl Splitter {
                     }
                     b',' => self.end_field(),
                     _ => {
-                        self.field.push(b);
+                        self.data.push(b);
                         self.state = State::Unquoted;
                     }
                 },
+                State::Unquoted if b != b',' && b != b'"' => {
+                    // Copy up to the next comma or quote at once.
+                    let rest = &bytes[i..];
+                    let n = rest
+                        .iter()
+                        .position(|&c| c == b',' || c == b'"')
+                        .unwrap_or(rest.len());
+                    self.data.extend_from_slice(&rest[..n]);
+                    i += n;
+                    continue;
+                }
                 State::Unquoted => match b {
                     b',' => self.end_field(),
                     b'"' => {
                         self.note(Damage::QuoteInUnquoted);
-                        self.field.push(b);
+                        self.data.push(b);
                     }
-                    _ => self.field.push(b),
+                    _ => self.data.push(b),
                 },
                 State::QuoteInQuoted => match b {
                     b'"' => {
-                        self.field.push(b'"');
+                        self.data.push(b'"');
                         self.state = State::Quoted;
                     }
                     b',' => self.end_field(),
@@ -337,7 +397,7 @@ impl Splitter {
         if self.opened < self.line {
             self.text_after_quote_on_later_line = true;
         }
-        self.field.push(b);
+        self.data.push(b);
         self.state = State::Unquoted;
     }
 
@@ -348,14 +408,15 @@ impl Splitter {
 
     /// The line break inside an open quoted field.
     fn line_break(&mut self, end: &[u8]) {
-        self.field
+        self.data
             .extend_from_slice(if end.is_empty() { b"\n" } else { end });
         self.line += 1;
     }
 
-    fn finish(mut self) -> (Vec<Vec<u8>>, Option<Damage>) {
+    /// End the row; what is odd about it.
+    fn finish(&mut self) -> Option<Damage> {
         self.end_field();
-        (self.cells, self.damage)
+        self.damage
     }
 }
 
@@ -441,10 +502,8 @@ mod tests {
         let mut c = cutter(data, max_lines, max_bytes);
         let mut out = Vec::new();
         while let Some(r) = c.next_row().unwrap() {
-            let cells = r
-                .cells
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
+            let cells = (0..r.width)
+                .map(|i| String::from_utf8_lossy(c.cell(i).unwrap()).into_owned())
                 .collect();
             out.push((r.line, cells, r.damage));
         }

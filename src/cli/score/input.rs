@@ -378,7 +378,9 @@ pub fn open(
                                 header.line
                             ));
                         }
-                        csv_columns(&header.cells, fields, &name)?
+                        let cells: Vec<&[u8]> =
+                            (0..header.width).filter_map(|i| rows.cell(i)).collect();
+                        csv_columns(&cells, fields, &name)?
                     }
                 },
             };
@@ -593,7 +595,7 @@ fn csv_header_has_text(head: &[u8], fields: &Fields) -> bool {
 /// The columns named by the fields, found in the header row. The header's
 /// cells are never quoted in an error: a file without a header row would
 /// show its first message.
-fn csv_columns(header: &[Vec<u8>], fields: &Fields, name: &str) -> Result<CsvColumns, String> {
+fn csv_columns(header: &[&[u8]], fields: &Fields, name: &str) -> Result<CsvColumns, String> {
     let names: Vec<String> = header
         .iter()
         .map(|c| String::from_utf8_lossy(c).trim().to_string())
@@ -694,22 +696,24 @@ impl Records {
                     return Ok(None);
                 };
                 self.line = row.line;
-                let expected_width = *cols.width.get_or_insert(row.cells.len());
-                let cells = &row.cells;
-                let cell = |i: usize| cells.get(i).cloned();
+                let expected_width = *cols.width.get_or_insert(row.width);
+                let width = row.width;
+                let all = (cols.text >= width).then(|| rows.joined());
+                let cell = |i: usize| rows.cell(i).map(<[u8]>::to_vec);
+                let id = cols.id.and_then(cell);
+                let keep = cols.keep.iter().map(|&k| cell(k)).collect();
                 let text = cell(cols.text);
-                let all = text.is_none().then(|| cells.join(&b' '));
                 let raw = Raw {
                     source: self.source,
                     line: row.line,
                     format: Format::Csv,
                     cut: row.cut,
                     data: RawData::Csv(CsvRow {
-                        id: cols.id.and_then(cell),
+                        id,
                         id_is_line: cols.id.is_none(),
                         text,
-                        keep: cols.keep.iter().map(|&k| cell(k)).collect(),
-                        width: cells.len(),
+                        keep,
+                        width,
                         expected_width,
                         header: cols.header,
                         damage: row.damage,

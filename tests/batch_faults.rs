@@ -74,6 +74,46 @@ fn a_100_mb_line_is_one_flagged_record_and_the_rest_follows() {
     assert!(err.contains(":2:"), "names the line: {err}");
 }
 
+/// A CSV quote that never closes, followed by more than the 64 MiB a row
+/// may hold: the row is cut back to its first line (flagged) and every line
+/// after it is its own record; it used to stop the run with exit 2.
+#[test]
+fn a_csv_row_past_64_mib_gives_back_every_line_after_it() {
+    let dir = tempdir("csv-64mib");
+    let path = dir.join("runaway.csv");
+    let mut data = Vec::with_capacity(72 << 20);
+    data.extend_from_slice(b"id,text\nbefore,no fever\nopen,\"refill please\n");
+    let lines = 70;
+    for i in 0..lines {
+        data.extend_from_slice(format!("x{i},").as_bytes());
+        data.extend(std::iter::repeat_n(b'x', 1 << 20));
+        data.push(b'\n');
+    }
+    data.extend_from_slice(b"after,my face is drooping right now\n");
+    std::fs::write(&path, &data).unwrap();
+    drop(data);
+    let (code, out, err) = common::run_cli(&["score", path.to_str().unwrap()], b"");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 1, "{err}");
+    let r = records(&out);
+    assert_eq!(
+        r.len(),
+        2 + lines + 1,
+        "one record per line after the damage"
+    );
+    assert_eq!(r[1]["id"], "open");
+    assert_eq!(r[1]["line"], 3);
+    let error = r[1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("never closed") && error.contains("64 MiB"),
+        "{error}"
+    );
+    assert_eq!(r[2]["id"], "x0");
+    assert!(r[2].get("error").is_none(), "{}", r[2]);
+    assert_eq!(r[2 + lines]["id"], "after");
+    assert_eq!(r[2 + lines]["route"], "call-911");
+}
+
 /// Output that cannot grow past a limit (RLIMIT_FSIZE, as a full disk
 /// would): exit 2 with a clear error, and the file holds whole records
 /// only.

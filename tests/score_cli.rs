@@ -346,7 +346,7 @@ fn malformed_csv_rows_each_yield_a_record_with_their_problem() {
 }
 
 #[test]
-fn a_csv_row_joined_by_an_unclosed_quote_is_flagged() {
+fn a_csv_quote_open_past_1000_lines_gives_back_every_row_after_it() {
     let mut input = b"id,text\nq1,\"refill please\nq2,never closed quote\n".to_vec();
     for i in 0..1200 {
         input.extend_from_slice(format!("r{i},another row\n").as_bytes());
@@ -354,11 +354,316 @@ fn a_csv_row_joined_by_an_unclosed_quote_is_flagged() {
     let r = run_with(&["score", "--format", "csv"], &input);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let got = records(&r.stdout);
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 1202, "one record per row");
+    assert_eq!(got[0]["id"], "q1");
     assert_eq!(got[0]["line"], 2);
     let error = got[0]["error"].as_str().unwrap_or("");
-    assert!(error.contains("spans 1202 lines"), "{error}");
-    assert!(error.contains("unclosed quote"), "{error}");
+    assert!(error.contains("never closed"), "{error}");
+    assert!(error.contains("more than 1000 lines"), "{error}");
+    assert_eq!(got[1]["id"], "q2");
+    assert!(got[1].get("error").is_none(), "{}", got[1]);
+    assert_eq!(got[1201]["id"], "r1199");
+    assert!(r.stderr.contains("bad-csv-row 1"), "{}", r.stderr);
+}
+
+/// The issue's example: an opening quote never closed must not swallow the
+/// rows after it nor lend their words to the first id.
+#[test]
+fn an_unclosed_csv_quote_gives_back_every_row_after_it() {
+    let input = b"id,text\n1,\"I said \"\"hi\"\" refill please\n2,need appointment\n3,my husband is not breathing\n4,refill\n";
+    let r = run_with(&["score", "--format", "csv"], input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got = records(&r.stdout);
+    let ids: Vec<&str> = got.iter().map(|r| r["id"].as_str().unwrap_or("")).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    assert_ne!(got[0]["route"], "call-911", "row 3's words stay with id 3");
+    assert_eq!(got[2]["route"], "call-911");
+    assert_eq!(got[0]["line"], 2);
+    let error = got[0]["error"].as_str().unwrap_or("");
+    assert!(error.starts_with("CSV row: an opening quote"), "{error}");
+    assert!(error.contains("never closed"), "{error}");
+    assert!(got[1..].iter().all(|r| r.get("error").is_none()));
+    assert!(r.stderr.contains("scored 4 records"), "{}", r.stderr);
+    assert!(r.stderr.contains("<stdin>:2: CSV row"), "{}", r.stderr);
+    assert!(!r.stderr.contains("refill"), "{}", r.stderr);
+    // A valid multi-line quoted field, after the damage, is still one
+    // record, and line numbers stay right.
+    let input = b"id,text\n1,\"open\n2,\"two\nlines\"\n3,x\n";
+    let r = run_with(&["score", "--format", "csv"], input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got = records(&r.stdout);
+    let ids: Vec<&str> = got.iter().map(|r| r["id"].as_str().unwrap_or("")).collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+    assert!(
+        got[0]["error"].as_str().unwrap_or("").contains("line 3"),
+        "{}",
+        got[0]
+    );
+    assert!(got[1].get("error").is_none(), "{}", got[1]);
+}
+
+/// Every other way a CSV can be damaged: one record per row, flagged when
+/// odd, never fatal.
+#[test]
+fn damaged_csv_rows_are_one_flagged_record_each() {
+    let input = b"id,text\r\n\
+a1,he said \"stop\" now\r\n\
+a2,\"closed\" then more,\r\n\
+a3,nul \0 byte\r\n\
+a4,bad \xff utf8\r\n\
+a5,plain\ra6,after a lone CR\r\n\
+a7,\"fine \"\"quoted\"\"\"\r\n";
+    let r = run_with(&["score", "--format", "csv"], input);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got: Vec<(String, u64, String)> = records(&r.stdout)
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or("").to_string(),
+                r["line"].as_u64().unwrap_or(0),
+                r["error"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let ids: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+    assert_eq!(ids, ["a1", "a2", "a3", "a4", "a5", "a6", "a7"]);
+    assert!(
+        got[0].2.contains("quote inside an unquoted field"),
+        "{got:?}"
+    );
+    assert!(got[1].2.contains("text after the closing quote"), "{got:?}");
+    assert!(got[2].2.contains("NUL"), "{got:?}");
+    assert_eq!(got[3].2, "invalid UTF-8");
+    assert_eq!(
+        (got[4].2.as_str(), got[5].2.as_str(), got[6].2.as_str()),
+        ("", "", "")
+    );
+    assert_eq!(
+        got.iter().map(|g| g.1).take(4).collect::<Vec<_>>(),
+        [2, 3, 4, 5]
+    );
+    // A header whose quote never closes cannot be read: exit 2, no output.
+    let r = run_with(&["score", "--format", "csv"], b"id,\"text\n1,hello\n");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains("cannot read the CSV header (line 1)"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Nothing from the input reaches stderr, whatever is wrong with it.
+#[test]
+fn errors_never_quote_the_input() {
+    const SECRET: &str = "zebra-violet-secret";
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        // A CSV without a header row.
+        (
+            vec!["score", "--format", "csv"],
+            format!("1,{SECRET},north\n"),
+        ),
+        // JSON Lines read as CSV.
+        (
+            vec!["score", "--format", "csv"],
+            format!("{{\"id\": \"m1\", \"text\": \"{SECRET}\"}}\n"),
+        ),
+        // A kept column that does not exist.
+        (
+            vec!["score", "--format", "csv", "--keep-fields", "clinic"],
+            format!("id,text,{SECRET}\n1,hello,x\n"),
+        ),
+        (
+            vec!["score", "--format", "csv", "--id-field", "msg"],
+            format!("{SECRET},text\n1,hello\n"),
+        ),
+        // Damaged rows and a damaged header.
+        (
+            vec!["score", "--format", "csv"],
+            format!("id,text\n1,\"{SECRET}\n2,\"{SECRET}\" {SECRET}\n3,a\0{SECRET}\n"),
+        ),
+        (vec!["score", "--format", "csv"], format!("id,\"{SECRET}\n")),
+        // Broken JSON, pretty JSON, a JSON array.
+        (
+            vec!["score"],
+            format!("{{\"id\": 1, \"text\": \"{SECRET}\n"),
+        ),
+        (
+            vec!["score"],
+            format!("{{\n  \"id\": 1,\n  \"text\": \"{SECRET}\"\n}}\n"),
+        ),
+        (
+            vec!["score"],
+            format!("[{{\"id\": 1, \"text\": \"{SECRET}\"}}]\n"),
+        ),
+        (
+            vec!["score", "--text-field", "body"],
+            format!("{{\"id\": 1, \"text\": \"{SECRET}\"}}\n"),
+        ),
+    ];
+    for (args, input) in cases {
+        let r = run_with(&args, input.as_bytes());
+        assert!(
+            !r.stderr.contains(SECRET),
+            "{args:?} quotes the input on stderr: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_csv_without_a_header_row_is_explained_then_scored_with_no_header() {
+    let dir = tempdir("no-header");
+    let h = dir.join("h.csv");
+    std::fs::write(
+        &h,
+        "1,my chest hurts and I cannot breathe,north\n2,\"refill\nplease\",south\n3,\"never closed,east\n4,need an appointment,west\n",
+    )
+    .ok();
+    let h = h.to_str().unwrap_or_default();
+    let r = run(&["score", h]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains(
+            "the first row does not look like a CSV header: it has 3 column(s), none named `text`"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("--no-header --text-column N"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("north"), "{}", r.stderr);
+    assert_no_message_text(&r.stderr);
+
+    let r = run(&[
+        "score",
+        "--no-header",
+        "--id-column",
+        "1",
+        "--text-column",
+        "2",
+        "--keep-fields",
+        "3",
+        h,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got = records(&r.stdout);
+    let rows: Vec<(Value, Value, Value)> = got
+        .iter()
+        .map(|r| (r["id"].clone(), r["3"].clone(), r["line"].clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("1".into(), "north".into(), Value::Null),
+            ("2".into(), "south".into(), Value::Null),
+            ("3".into(), Value::Null, 4.into()),
+            ("4".into(), "west".into(), Value::Null),
+        ]
+    );
+    assert_eq!(got[0]["route"], "call-911");
+    assert!(
+        got[2]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("never closed")
+    );
+
+    // Without --id-column the line number is the id.
+    let r = run(&["score", "--no-header", "--text-column", "2", h]);
+    let ids: Vec<Value> = records(&r.stdout).iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, [1, 2, 4, 5].map(Value::from));
+
+    // Misuse is caught before reading.
+    for args in [
+        vec!["score", "--id-column", "1", h],
+        vec!["score", "--no-header", h],
+        vec!["score", "--no-header", "--text-column", "0", h],
+        vec![
+            "score",
+            "--no-header",
+            "--text-column",
+            "2",
+            "--text-field",
+            "t",
+            h,
+        ],
+        vec![
+            "score",
+            "--no-header",
+            "--text-column",
+            "2",
+            "--keep-fields",
+            "clinic",
+            h,
+        ],
+        vec![
+            "score",
+            "--no-header",
+            "--text-column",
+            "2",
+            "--format",
+            "jsonl",
+            h,
+        ],
+    ] {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn pretty_printed_json_is_refused_with_how_to_convert_it() {
+    let dir = tempdir("pretty");
+    let one = dir.join("one.json");
+    std::fs::write(
+        &one,
+        "{\n  \"id\": 1,\n  \"text\": \"I cannot breathe\"\n}\n",
+    )
+    .ok();
+    let several = dir.join("several.json");
+    std::fs::write(
+        &several,
+        "{\n  \"id\": 1\n}\n{\n  \"id\": 2,\n  \"text\": \"hi\"\n}\n",
+    )
+    .ok();
+    for f in [&one, &several] {
+        let r = run(&["score", f.to_str().unwrap_or_default()]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+        assert!(
+            r.stderr.contains("spread over several lines"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("jq -c ."), "{}", r.stderr);
+        assert_no_message_text(&r.stderr);
+    }
+    // JSON Lines whose first record is cut short is still scored.
+    let broken = dir.join("broken.jsonl");
+    std::fs::write(
+        &broken,
+        "{\"id\": \"a\", \"text\": \"crushing chest pa\n{\"id\": \"b\", \"text\": \"refill\"}\n",
+    )
+    .ok();
+    let r = run(&["score", broken.to_str().unwrap_or_default()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got = records(&r.stdout);
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("bad JSON")
+    );
+    assert_eq!(got[1]["id"], "b");
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
@@ -539,10 +844,15 @@ fn an_unknown_text_field_names_the_fields_that_exist() {
     assert!(!r.stderr.contains("north"), "no values: {}", r.stderr);
     assert_no_message_text(&r.stderr);
 
+    // A CSV header is not listed: the first row may be a message.
     let r = run(&["score", "--text-field", "body", &fixture("messages.csv")]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no column `body`"), "{}", r.stderr);
-    assert!(r.stderr.contains("id, clinic, text"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("3 column(s), none named `body`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("clinic"), "{}", r.stderr);
 }
 
 #[test]

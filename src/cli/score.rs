@@ -2,6 +2,7 @@
 //! FHIR NDJSON; gzip or not; files or standard input), one scored record out
 //! per input record, in input order, on all cores.
 
+mod csv_rows;
 mod fields;
 mod input;
 mod output;
@@ -13,7 +14,7 @@ mod record;
 pub(super) use record::salvage;
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
-use fields::Fields;
+use fields::{Columns, Fields};
 use input::{Counters, Format, FormatArg, Planned};
 use output::{Layout, OutputFormat, Sink};
 use pipeline::{Failure, Report, Shared};
@@ -31,7 +32,10 @@ Input formats (--format auto picks one per input: from the extension after
 stripping .gz — .jsonl/.ndjson/.json, .csv, .txt — else from the content):
   jsonl  one JSON object per line; --id-field / --text-field name the keys,
          dotted paths reach nested ones (message.body, notes.0.text)
-  csv    a header row, then one message per row; quoted fields may span lines
+  csv    a header row, then one message per row; quoted fields may span lines.
+         A file without a header row: --no-header --text-column N
+         [--id-column N] (columns numbered from 1; --keep-fields then takes
+         column numbers too; without --id-column the id is the line number)
   text   one message per line; the id is the line number
   fhir   FHIR R4 Bulk Data NDJSON of Communication resources: the id is the
          resource id, the text is every payload[].contentString joined
@@ -46,21 +50,33 @@ Output: one record per input record, in input order, whatever --threads is:
 A malformed record (bad JSON or CSV row, invalid UTF-8, no text, empty text,
 no id) is still scored on whatever text could be recovered. Messages on
 stderr name files, line numbers and ids, never message text.
+A damaged CSV row never swallows the rows after it: when an opening quote is
+never closed (the input ends inside it, it would span more than 1000 lines
+or 64 MiB, or the quote closing it is followed by more text), the row is
+scored on its first line alone, flagged bad-csv-row, and every line after it
+is read again as rows of their own. Other damage (a quote inside an unquoted
+field, text after a closing quote, a NUL byte, too few or too many fields)
+is flagged on its row.
 
 A summary goes to stderr at the end (records per route, malformed records
 by kind, bytes, time, throughput); a progress bar when stderr is a
 terminal. --quiet silences both; --progress forces progress lines.
 
-Exit codes: 0 all records scored; 1 some records were malformed (the output
-is still complete); 2 usage, rule or I/O error (a missing or unreadable
-file, UTF-16 text, a JSON array instead of JSON Lines, an unknown
---text-field, rules that do not load, a failed write: what was written holds
-whole records only). A closed output pipe ends quietly (exit 0).
+Exit codes: 0 all records scored; 1 some records were malformed or damaged
+(each was still scored; the output is complete: one record per input record,
+every row recovered after a damaged CSV row included);
+2 usage, rule or I/O error: a missing or unreadable file, UTF-16 text, a JSON
+array or pretty-printed JSON instead of JSON Lines, an unknown --text-field,
+a CSV first row without the text or id column, a CSV header with an unclosed
+quote, rules that do not load (all before any output), or a failed read or
+write (what was written holds whole records only). A closed output pipe ends
+quietly (exit 0).
 
 Examples:
   portal-triage score inbox.jsonl > scored.jsonl
   portal-triage score --threads 8 export-2019.csv.gz export-2020.csv.gz -o scored.csv
   portal-triage score --format csv --id-field msg_id --text-field body --keep-fields clinic,sent_at - < export.csv
+  portal-triage score --no-header --id-column 1 --text-column 3 --keep-fields 2 headerless.csv
   portal-triage score Communication.ndjson.gz --explain | jq 'select(.priority == \"stat\")'")]
 pub struct Args {
     /// Files to score (standard input when none, or `-`).
@@ -83,9 +99,21 @@ pub struct Args {
     #[arg(long, value_name = "FIELD")]
     text_field: Option<String>,
     /// Input fields to copy into each output record (comma-separated; JSON
-    /// keys or dotted paths, or CSV columns).
+    /// keys or dotted paths, or CSV columns; with --no-header, column
+    /// numbers).
     #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
     keep_fields: Vec<String>,
+    /// The CSV input has no header row: every row is a message. Name the
+    /// columns by number with --text-column (and --id-column).
+    #[arg(long, requires = "text_column", conflicts_with_all = ["id_field", "text_field"])]
+    no_header: bool,
+    /// With --no-header: the number of the text column (from 1).
+    #[arg(long, value_name = "N", requires = "no_header", value_parser = clap::value_parser!(u32).range(1..))]
+    text_column: Option<u32>,
+    /// With --no-header: the number of the id column (from 1) [default: the
+    /// line number is the id].
+    #[arg(long, value_name = "N", requires = "no_header", value_parser = clap::value_parser!(u32).range(1..))]
+    id_column: Option<u32>,
     /// Write to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -125,12 +153,16 @@ fn score(args: Args) -> Result<i32, String> {
             return Err("--keep-fields: an empty field name (check the commas)".to_string());
         }
     }
+    let columns = no_header_columns(&args)?;
     let engine = args.rules.engine().map_err(|e| e.to_string())?;
-    let fields = Fields::new(
+    let mut fields = Fields::new(
         args.id_field.as_deref(),
         args.text_field.as_deref(),
         &args.keep_fields,
     );
+    if let Some(columns) = columns {
+        fields = fields.with_columns(columns);
+    }
     let counters = Counters::default();
     let reads_stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
     if reads_stdin && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -225,6 +257,38 @@ fn score(args: Args) -> Result<i32, String> {
     } else {
         Ok(EXIT_OK)
     }
+}
+
+/// `--no-header`: the columns by number (given from 1, kept from 0).
+fn no_header_columns(args: &Args) -> Result<Option<Columns>, String> {
+    if !args.no_header {
+        return Ok(None);
+    }
+    if !matches!(args.format, FormatArg::Auto | FormatArg::Csv) {
+        return Err(format!(
+            "--no-header reads CSV, not --format {}; drop one of them",
+            input::format_arg_name(args.format)
+        ));
+    }
+    let index = |n: u32| n as usize - 1;
+    let Some(text) = args.text_column else {
+        return Err("--no-header needs --text-column N (the text column's number, from 1)".into());
+    };
+    let keep = args
+        .keep_fields
+        .iter()
+        .map(|k| match k.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(index(n)),
+            _ => Err(format!(
+                "--keep-fields {k}: with --no-header, name the columns to keep by number (from 1), e.g. --keep-fields 3,4"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Columns {
+        id: args.id_column.map(index),
+        text: index(text),
+        keep,
+    }))
 }
 
 /// A closed pipe ends quietly (exit 0); any other write error is exit 2.

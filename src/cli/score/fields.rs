@@ -87,6 +87,17 @@ fn step<'a>(v: &'a Value, seg: &str, out: &mut Vec<&'a Value>) {
     }
 }
 
+/// `--no-header`: the CSV columns read, by index from 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    /// The id column (None: the line number is the id).
+    pub id: Option<usize>,
+    /// The text column.
+    pub text: usize,
+    /// One entry per `--keep-fields` number.
+    pub keep: Vec<usize>,
+}
+
 /// The fields `score` reads, with the defaults of each format.
 #[derive(Debug, Clone)]
 pub struct Fields {
@@ -96,6 +107,7 @@ pub struct Fields {
     default_id: FieldPath,
     default_text: FieldPath,
     fhir_text: FieldPath,
+    columns: Option<Columns>,
 }
 
 impl Fields {
@@ -108,7 +120,19 @@ impl Fields {
             default_id: FieldPath::new("id"),
             default_text: FieldPath::new("text"),
             fhir_text: FieldPath::new("payload.contentString"),
+            columns: None,
         }
+    }
+
+    /// Read CSV without a header row, these columns.
+    pub fn with_columns(mut self, columns: Columns) -> Fields {
+        self.columns = Some(columns);
+        self
+    }
+
+    /// The columns by number under `--no-header`.
+    pub fn columns(&self) -> Option<&Columns> {
+        self.columns.as_ref()
     }
 
     /// The id field for `format` (`id` unless given).

@@ -3,6 +3,7 @@
 //! the records cut out of the stream (lines or CSV rows) without parsing
 //! them further; parsing happens on the scoring threads.
 
+use super::csv_rows::{Damage, RowCutter};
 use super::fields::Fields;
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
@@ -15,12 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// the field names.
 const SNIFF_BYTES: usize = 1 << 16;
 
-/// A CSV row spanning more lines than this is flagged: more likely an
-/// unclosed quote that joined rows than one message.
+/// A quoted CSV field still open after this many lines counts as an
+/// unclosed quote: the row is cut back to its first line and the lines after
+/// it are read again as rows.
 pub const MAX_CSV_ROW_LINES: u64 = 1000;
 
 /// A record longer than this is cut (and flagged); it keeps memory bounded
-/// when an input has no line breaks.
+/// when an input has no line breaks. A multi-line CSV row that would grow
+/// past it counts as an unclosed quote.
 pub const MAX_RECORD_BYTES: usize = 64 << 20;
 
 /// The `--format` choices.
@@ -31,12 +34,24 @@ pub enum FormatArg {
     Auto,
     /// JSON Lines: one JSON object per line.
     Jsonl,
-    /// CSV with a header row; quoted fields may span lines.
+    /// CSV with a header row (or none, with --no-header); quoted fields
+    /// may span lines.
     Csv,
     /// Plain text: one message per line, the line number is the id.
     Text,
     /// FHIR R4 Bulk Data NDJSON of `Communication` resources.
     Fhir,
+}
+
+/// The name of a `--format` choice.
+pub fn format_arg_name(arg: FormatArg) -> &'static str {
+    match arg {
+        FormatArg::Auto => "auto",
+        FormatArg::Jsonl => "jsonl",
+        FormatArg::Csv => "csv",
+        FormatArg::Text => "text",
+        FormatArg::Fhir => "fhir",
+    }
 }
 
 /// The format of one input, once decided.
@@ -89,30 +104,28 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// The CSV columns `score` reads, by index in the header.
+/// The CSV columns `score` reads, by index from 0.
 #[derive(Debug, Clone)]
 pub struct CsvColumns {
-    /// The id column.
-    pub id: usize,
+    /// The id column (None: the line number is the id).
+    pub id: Option<usize>,
     /// The text column.
     pub text: usize,
-    /// One entry per `--keep-fields` name.
+    /// One entry per `--keep-fields` name or number.
     pub keep: Vec<usize>,
-    /// How many columns the header has.
-    pub width: usize,
+    /// How many cells a row should have: the header's count, or with
+    /// `--no-header` the first row's (None until it is read).
+    pub width: Option<usize>,
+    /// There is a header row (the width is the header's).
+    pub header: bool,
 }
 
 /// Where the records of one input come from.
 pub enum Body {
     /// Line-oriented formats (JSON Lines, FHIR NDJSON, text).
     Lines(Box<dyn BufRead + Send>),
-    /// CSV rows after the header, and where the current row starts (for
-    /// the [`RecordGuard`]).
-    Csv(
-        Box<csv::Reader<Box<dyn Read + Send>>>,
-        CsvColumns,
-        Arc<AtomicU64>,
-    ),
+    /// CSV rows after the header.
+    Csv(Box<RowCutter>, CsvColumns),
 }
 
 /// One opened input, its format decided.
@@ -241,16 +254,20 @@ pub enum RawData {
 pub struct CsvRow {
     /// The id cell.
     pub id: Option<Vec<u8>>,
+    /// There is no id column: the line number is the id.
+    pub id_is_line: bool,
     /// The text cell.
     pub text: Option<Vec<u8>>,
     /// The `--keep-fields` cells.
     pub keep: Vec<Option<Vec<u8>>>,
     /// How many cells the row has.
     pub width: usize,
-    /// How many cells the header has.
-    pub header_width: usize,
-    /// How many lines the row spans.
-    pub lines: u64,
+    /// How many cells it should have.
+    pub expected_width: usize,
+    /// The expected width is the header's (else the first row's).
+    pub header: bool,
+    /// What is odd about the row's CSV, if anything.
+    pub damage: Option<Damage>,
     /// All cells joined by spaces, kept only when the row is too short to
     /// have a text cell (so something can still be scored).
     pub all: Option<Vec<u8>>,
@@ -336,23 +353,38 @@ pub fn open(
     let stream: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(decoded));
     let body = match format {
         Format::Csv => {
-            let boundary = Arc::new(AtomicU64::new(0));
-            let guarded: Box<dyn Read + Send> = Box::new(RecordGuard {
-                inner: stream,
-                read: 0,
-                limit: MAX_RECORD_BYTES as u64,
-                boundary: Arc::clone(&boundary),
-            });
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .has_headers(true)
-                .from_reader(guarded);
-            let header = reader
-                .byte_headers()
-                .map_err(|e| format!("{name}: cannot read the CSV header: {e}"))?
-                .clone();
-            let columns = csv_columns(&header, fields, &name)?;
-            Body::Csv(Box::new(reader), columns, boundary)
+            let mut rows = RowCutter::new(Box::new(BufReader::with_capacity(1 << 16, stream)));
+            let columns = match fields.columns() {
+                Some(c) => CsvColumns {
+                    id: c.id,
+                    text: c.text,
+                    keep: c.keep.clone(),
+                    width: None,
+                    header: false,
+                },
+                None => match rows.next_row().map_err(read_error)? {
+                    // No header and no rows: nothing to score.
+                    None => CsvColumns {
+                        id: Some(0),
+                        text: 0,
+                        keep: Vec::new(),
+                        width: None,
+                        header: true,
+                    },
+                    Some(header) => {
+                        if let Some(Damage::Unclosed(_)) = header.damage {
+                            return Err(format!(
+                                "{name}: cannot read the CSV header (line {}): an opening quote in it is never closed; fix the header row",
+                                header.line
+                            ));
+                        }
+                        let cells: Vec<&[u8]> =
+                            (0..header.width).filter_map(|i| rows.cell(i)).collect();
+                        csv_columns(&cells, fields, &name)?
+                    }
+                },
+            };
+            Body::Csv(Box::new(rows), columns)
         }
         _ => Body::Lines(Box::new(BufReader::with_capacity(1 << 16, stream))),
     };
@@ -400,6 +432,17 @@ fn decide_format(
             "{name}: looks like one JSON array; score reads JSON Lines (one object per line): convert it, e.g. with jq -c '.[]', or force a format with --format"
         ));
     }
+    if fields.columns().is_some() {
+        // --no-header: CSV whatever the content (a header cannot be sniffed).
+        return match (arg, ext) {
+            (FormatArg::Csv, _) => Ok(Format::Csv),
+            (FormatArg::Auto, "jsonl" | "ndjson" | "json" | "txt" | "text") => Err(format!(
+                "{name}: --no-header reads CSV, but the name ends in .{ext}; to read it as CSV anyway, add --format csv"
+            )),
+            (FormatArg::Auto, _) => Ok(Format::Csv),
+            _ => Err("--no-header reads CSV only: use it with --format csv or auto".to_string()),
+        };
+    }
     let format = match arg {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Csv => Format::Csv,
@@ -420,10 +463,51 @@ fn decide_format(
             }
         },
     };
+    if arg == FormatArg::Auto
+        && matches!(format, Format::Jsonl | Format::Fhir)
+        && first == Some(&b'{')
+        && json_spread_over_lines(head, at_eof)
+    {
+        return Err(format!(
+            "{name}: looks like JSON spread over several lines (a pretty-printed object, or several one after another); score reads JSON Lines (one object per line): convert it, e.g. with jq -c . {name}, or force a format with --format"
+        ));
+    }
     if matches!(format, Format::Jsonl | Format::Fhir) {
         check_json_fields(head, at_eof, format, fields, name)?;
     }
     Ok(format)
+}
+
+/// Does the head start with one JSON value written over several lines (a
+/// pretty-printed object)? A JSON Lines file whose first line is broken is
+/// not: its lines do not read on as one value. `at_eof`: the head is the
+/// whole input.
+fn json_spread_over_lines(head: &[u8], at_eof: bool) -> bool {
+    let Some(start) = head.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return false;
+    };
+    let body = &head[start..];
+    let Some(first_break) = body.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    // A lone `{` and then a key or `}`: the opening of a pretty object, even
+    // when the rest is too long for the head or broken further on.
+    if body[..first_break].trim_ascii() == b"{" {
+        let next = body[first_break..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace());
+        if matches!(next, Some(b'"' | b'}')) {
+            return true;
+        }
+    }
+    let mut values =
+        serde_json::Deserializer::from_slice(body).into_iter::<serde::de::IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => values.byte_offset() > first_break,
+        // Still one value at the end of a head cut from a longer input.
+        Some(Err(e)) => e.is_eof() && !at_eof,
+        None => false,
+    }
 }
 
 /// The JSON objects among the complete lines of the head.
@@ -508,37 +592,49 @@ fn csv_header_has_text(head: &[u8], fields: &Fields) -> bool {
     }
 }
 
-fn csv_columns(
-    header: &csv::ByteRecord,
-    fields: &Fields,
-    name: &str,
-) -> Result<CsvColumns, String> {
+/// The columns named by the fields, found in the header row. The header's
+/// cells are never quoted in an error: a file without a header row would
+/// show its first message.
+fn csv_columns(header: &[&[u8]], fields: &Fields, name: &str) -> Result<CsvColumns, String> {
     let names: Vec<String> = header
         .iter()
         .map(|c| String::from_utf8_lossy(c).trim().to_string())
         .collect();
-    let find = |col: &str, what: &str| -> Result<usize, String> {
-        names.iter().position(|n| n == col).ok_or_else(|| {
-            let mut shown = names.clone();
-            shown.truncate(60);
-            format!(
-                "{name}: the CSV header has no column `{col}` ({what}); its columns are: {}; choose one with --{what}",
-                shown.join(", ")
-            )
-        })
+    let position = |col: &str| names.iter().position(|n| n == col);
+    let how = "name the columns with --text-field and --id-field, or, if the file has no header row, score it with --no-header --text-column N (and --id-column N; columns are numbered from 1)";
+    let text_name = fields.text(Format::Csv).as_str();
+    let Some(text) = position(text_name) else {
+        return Err(format!(
+            "{name}: the first row does not look like a CSV header: it has {} column(s), none named `{text_name}` (the text column); {how}",
+            names.len()
+        ));
     };
-    let text = find(fields.text(Format::Csv).as_str(), "text-field")?;
-    let id = find(fields.id(Format::Csv).as_str(), "id-field")?;
+    let id_name = fields.id(Format::Csv).as_str();
+    let Some(id) = position(id_name) else {
+        return Err(format!(
+            "{name}: the CSV header has {} column(s), none named `{id_name}` (the id column); {how}",
+            names.len()
+        ));
+    };
     let keep = fields
         .keep()
         .iter()
-        .map(|k| find(k.as_str(), "keep-fields"))
+        .map(|k| {
+            position(k.as_str()).ok_or_else(|| {
+                format!(
+                    "{name}: the CSV header has {} column(s), none named `{}` (--keep-fields); check the name and its case",
+                    names.len(),
+                    k.as_str()
+                )
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(CsvColumns {
-        id,
+        id: Some(id),
         text,
         keep,
-        width: names.len(),
+        width: Some(names.len()),
+        header: true,
     })
 }
 
@@ -548,7 +644,6 @@ pub struct Records {
     format: Format,
     body: Body,
     line: u64,
-    row: csv::ByteRecord,
 }
 
 impl Records {
@@ -559,13 +654,15 @@ impl Records {
             format: input.format,
             body: input.body,
             line: 0,
-            row: csv::ByteRecord::new(),
         }
     }
 
     /// The line number reached so far.
     pub fn line(&self) -> u64 {
-        self.line
+        match &self.body {
+            Body::Csv(rows, _) => rows.line(),
+            Body::Lines(_) => self.line,
+        }
     }
 
     /// The next record and its size in bytes, or None at the end. Blank
@@ -594,75 +691,38 @@ impl Records {
                 };
                 return Ok(Some((raw, n)));
             },
-            Body::Csv(reader, cols, boundary) => {
-                let more =
-                    reader
-                        .read_byte_record(&mut self.row)
-                        .map_err(|e| match e.into_kind() {
-                            csv::ErrorKind::Io(e) => e,
-                            other => {
-                                io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}"))
-                            }
-                        })?;
-                if !more {
+            Body::Csv(rows, cols) => {
+                let Some(row) = rows.next_row()? else {
                     return Ok(None);
-                }
-                let end = reader.position().clone();
-                boundary.store(end.byte(), Ordering::Relaxed);
-                let line = self.row.position().map_or(self.line + 1, |p| p.line());
-                self.line = line;
-                let row = &self.row;
-                let cell = |i: usize| row.get(i).map(<[u8]>::to_vec);
+                };
+                self.line = row.line;
+                let expected_width = *cols.width.get_or_insert(row.width);
+                let width = row.width;
+                let all = (cols.text >= width).then(|| rows.joined());
+                let cell = |i: usize| rows.cell(i).map(<[u8]>::to_vec);
+                let id = cols.id.and_then(cell);
+                let keep = cols.keep.iter().map(|&k| cell(k)).collect();
                 let text = cell(cols.text);
-                let all = text
-                    .is_none()
-                    .then(|| row.iter().collect::<Vec<_>>().join(&b' '));
-                let size = row.as_slice().len() + row.len();
                 let raw = Raw {
                     source: self.source,
-                    line,
+                    line: row.line,
                     format: Format::Csv,
-                    cut: false,
+                    cut: row.cut,
                     data: RawData::Csv(CsvRow {
-                        id: cell(cols.id),
+                        id,
+                        id_is_line: cols.id.is_none(),
                         text,
-                        keep: cols.keep.iter().map(|&k| cell(k)).collect(),
-                        width: row.len(),
-                        header_width: cols.width,
-                        lines: end.line().saturating_sub(line).max(1),
+                        keep,
+                        width,
+                        expected_width,
+                        header: cols.header,
+                        damage: row.damage,
                         all,
                     }),
                 };
-                Ok(Some((raw, size)))
+                Ok(Some((raw, row.bytes)))
             }
         }
-    }
-}
-
-/// Stops a CSV stream once the row being read grows past `limit` bytes: an
-/// unclosed quote swallows the rest of a file into one field, and the csv
-/// reader would hold all of it in memory.
-struct RecordGuard<R> {
-    inner: R,
-    read: u64,
-    limit: u64,
-    boundary: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for RecordGuard<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.read > self.boundary.load(Ordering::Relaxed) + self.limit {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "a CSV row runs past {} MiB (an unclosed quote?); fix the row after this line",
-                    self.limit >> 20
-                ),
-            ));
-        }
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
     }
 }
 
@@ -764,24 +824,80 @@ mod tests {
     }
 
     #[test]
-    fn an_unclosed_csv_quote_stops_instead_of_filling_memory() {
-        let mut data = b"id,text\n1,fine\n2,\"never closed".to_vec();
-        data.extend(std::iter::repeat_n(b'x', 1 << 20));
-        let boundary = Arc::new(AtomicU64::new(0));
-        let guard = RecordGuard {
-            inner: &data[..],
-            read: 0,
-            limit: 64 << 10,
-            boundary: Arc::clone(&boundary),
+    fn an_unclosed_csv_quote_is_cut_back_instead_of_filling_memory() {
+        // A quote that never closes, then 1.6 MiB of lines: with a 64 KiB
+        // row limit the row is cut back to its first line, memory holds at
+        // most about two limits, and every line after it is a row.
+        let limit = 64 << 10;
+        let mut data = b"id,text\n1,fine\n2,\"never closed\n".to_vec();
+        for i in 0..100 {
+            data.extend_from_slice(format!("x{i},").as_bytes());
+            data.extend(std::iter::repeat_n(b'x', 16 << 10));
+            data.push(b'\n');
+        }
+        data.extend_from_slice(b"3,after\n");
+        let reader = BufReader::with_capacity(4096, Cursor::new(data));
+        let mut rows = RowCutter::with_limits(Box::new(reader), MAX_CSV_ROW_LINES, limit);
+        let mut got = Vec::new();
+        while let Some(row) = rows.next_row().unwrap() {
+            assert!(row.bytes <= limit);
+            got.push((row.line, row.damage));
+        }
+        assert_eq!(got.len(), 1 + 1 + 1 + 100 + 1);
+        assert_eq!(got[2].0, 3);
+        assert!(
+            matches!(got[2].1, Some(Damage::Unclosed(_))),
+            "{:?}",
+            got[2]
+        );
+        assert!(got[3..].iter().all(|(_, d)| d.is_none()));
+        assert_eq!(got.last().map(|r| r.0), Some(104));
+    }
+
+    #[test]
+    fn pretty_printed_json_is_refused_but_a_broken_first_line_is_not() {
+        let refused = |head: &[u8]| {
+            auto("a.json", head)
+                .err()
+                .is_some_and(|e| e.contains("spread over several lines") && e.contains("jq -c ."))
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .buffer_capacity(4096)
-            .from_reader(guard);
-        let mut row = csv::ByteRecord::new();
-        assert!(matches!(reader.read_byte_record(&mut row), Ok(true)));
-        boundary.store(reader.position().byte(), Ordering::Relaxed);
-        let err = reader.read_byte_record(&mut row);
-        assert!(err.is_err(), "the guard stops the runaway row");
+        assert!(refused(b"{\n  \"id\": 1,\n  \"text\": \"hi\"\n}\n"));
+        assert!(refused(b"{\"id\": 1,\n \"text\": \"hi\"}\n"));
+        // Several pretty objects one after the other.
+        assert!(refused(b"{\n \"id\": 1\n}\n{\n \"id\": 2\n}\n"));
+        // A lone `{` then a key, even if broken further on.
+        assert!(refused(b"{\n  \"id\": 1,\n  \"text\": \"hi\n"));
+        // A head cut from a longer pretty object.
+        let fields = Fields::new(None, None, &[]);
+        let long = b"{\"resourceType\": \"Bundle\",\n \"entry\": [\n {\"a\": 1},\n";
+        assert!(decide_format(FormatArg::Auto, "b.json", long, false, &fields, "x").is_err());
+        // JSON Lines whose first record is broken or truncated: scored.
+        for head in [
+            &b"{\"id\": 1, \"text\": \"chest pa\n{\"id\": 2, \"text\": \"ok\"}\n"[..],
+            b"{\"id\": 1, \"text\": \n{\"id\": 2, \"text\": \"ok\"}\n",
+            b"{\"id\": 1\n{\"id\": 2, \"text\": \"ok\"}\n",
+            b"{\n{\"id\": 2, \"text\": \"ok\"}\n",
+            b"{\"id\": 1, \"text\": \"a\"}\n{\"id\": 2, \"text\": \"b\"}\n",
+        ] {
+            assert_eq!(
+                auto("a.jsonl", head),
+                Ok(Format::Jsonl),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        // Only when the format is chosen automatically.
+        assert_eq!(
+            decide_format(
+                FormatArg::Jsonl,
+                "a.json",
+                b"{\n \"id\": 1\n}\n",
+                true,
+                &fields,
+                "x"
+            ),
+            Ok(Format::Jsonl)
+        );
     }
 
     #[test]

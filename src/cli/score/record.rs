@@ -1,8 +1,9 @@
 //! One input record to one scored record: parse what can be parsed, recover
 //! what can be recovered, classify, and name the problem if there was one.
 
+use super::csv_rows::{Damage, Unclosed};
 use super::fields::Fields;
-use super::input::{CsvRow, Format, MAX_CSV_ROW_LINES, MAX_RECORD_BYTES, Raw, RawData};
+use super::input::{CsvRow, Format, MAX_RECORD_BYTES, Raw, RawData};
 use portal_triage::{Decision, Triage};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -16,7 +17,8 @@ pub enum Problem {
     BadJson,
     /// The line is JSON but not an object.
     NotObject,
-    /// The CSV row has a different number of cells than the header.
+    /// The CSV row is damaged (an unclosed quote, a stray quote, a NUL) or
+    /// has a different number of cells than the header.
     BadCsvRow,
     /// The bytes are not valid UTF-8.
     InvalidUtf8,
@@ -264,20 +266,19 @@ fn text_of(obj: &Map<String, Value>, fields: &Fields, format: Format, parts: &mu
 }
 
 fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
-    if row.lines > MAX_CSV_ROW_LINES {
-        parts.problem(Problem::BadCsvRow, || {
-            format!(
-                "CSV row spans {} lines (up to line {}); an unclosed quote may have joined rows",
-                row.lines,
-                line + row.lines - 1
-            )
-        });
+    if let Some(damage) = row.damage {
+        parts.problem(Problem::BadCsvRow, || csv_damage(damage));
     }
-    if row.width != row.header_width {
+    if row.width != row.expected_width {
         parts.problem(Problem::BadCsvRow, || {
+            let other = if row.header {
+                "the header"
+            } else {
+                "the first row"
+            };
             format!(
-                "CSV row has {} fields, the header has {}",
-                row.width, row.header_width
+                "CSV row has {} fields, {other} has {}",
+                row.width, row.expected_width
             )
         });
     }
@@ -295,12 +296,44 @@ fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
         .map(|k| cell(k, parts).map_or(Value::Null, Value::String))
         .collect();
     match id {
+        _ if row.id_is_line => parts.id = Value::from(line),
         Some(id) if !id.trim().is_empty() => parts.id = Value::String(id),
         _ => parts.problem(Problem::MissingId, || {
             "missing id (empty id cell)".to_string()
         }),
     }
     parts.text = text;
+}
+
+/// The `error` sentence for a damaged CSV row; it names lines, never cells.
+fn csv_damage(damage: Damage) -> String {
+    match damage {
+        Damage::Unclosed(why) => {
+            let why = match why {
+                Unclosed::EndOfInput => "the input ends inside the quoted field".to_string(),
+                Unclosed::TooManyLines(n) => {
+                    format!("the quoted field would span more than {n} lines")
+                }
+                Unclosed::TooManyBytes(n) => {
+                    format!("the row would be longer than {} MiB", n >> 20)
+                }
+                Unclosed::ClosedMidField(l) => {
+                    format!("the quote on line {l} that would close it is followed by more text")
+                }
+            };
+            format!(
+                "CSV row: an opening quote on this line was never closed ({why}); scored on this line alone, the lines after it were read as rows of their own"
+            )
+        }
+        Damage::TextAfterQuote => {
+            "CSV row has text after the closing quote of a field (kept as part of the field)"
+                .to_string()
+        }
+        Damage::QuoteInUnquoted => {
+            "CSV row has a quote inside an unquoted field (kept as a character)".to_string()
+        }
+        Damage::Nul => "CSV row contains a NUL byte".to_string(),
+    }
 }
 
 /// Find `"field": value` in a line that is not valid JSON and decode the

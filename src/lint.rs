@@ -2,8 +2,11 @@
 //!
 //! Loading ([`RuleSet::from_dir`]) rejects what cannot work (errors
 //! `E0001`-`E0011`); [`lint`] finds what works but is probably a mistake, as
-//! warnings with stable codes (`W0001`-`W0008`, documented in
-//! `docs/rules.md`). `portal-triage check` prints both.
+//! warnings with stable codes (`W0001`-`W0009`, documented in
+//! `docs/rules.md`). `portal-triage check` prints both. A warning that was
+//! reviewed and is intended is silenced in the rule file itself, by an
+//! `[[allow]]` table with a reason ([`lint_report`] lists those apart); an
+//! allow that no longer matches a warning is itself a warning (`W0009`).
 //!
 //! The overlap lints follow the engine's own semantics (`docs/rules.md`,
 //! "When phrases overlap"): finding phrases compete leftmost-longest and
@@ -86,7 +89,9 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
     })
 }
 
-/// Lint a rule set: every warning, in file and line order.
+/// Lint a rule set: every warning that no `[[allow]]` of the rule files
+/// silences, in file and line order ([`lint_report`] also returns the
+/// allowed ones).
 ///
 /// `sources` are the rule files' names and texts (the same names the rule
 /// set was loaded with): they let a warning point at the exact line of a
@@ -105,6 +110,7 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// | `W0006` | a vital threshold outside the values the engine can read |
 /// | `W0007` | pedantic: a rule without a must-not-fire test (`check --pedantic`) |
 /// | `W0008` | a pattern with an upper-case letter or an apostrophe: text is matched lower case with apostrophes removed, so that part never matches |
+/// | `W0009` | an `[[allow]]` (or one of its phrases) that matches no warning |
 ///
 /// ```
 /// use portal_triage::{RuleSet, lint};
@@ -140,6 +146,82 @@ pub fn lint<'a>(
     rules: &RuleSet,
     sources: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Vec<Lint> {
+    lint_report(rules, sources).warnings
+}
+
+/// The warning codes an `[[allow]]` may name (`W0009`, an allow that
+/// matches nothing, cannot itself be allowed).
+pub(crate) const ALLOWABLE: &[&str] = &[
+    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0007", "W0008",
+];
+
+/// A warning that an `[[allow]]` table of the rule files silenced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AllowedLint {
+    /// The warning, as [`lint`] would have reported it.
+    pub lint: Lint,
+    /// The allow's reason.
+    pub reason: String,
+    /// The file of the `[[allow]]` table.
+    pub allow_path: String,
+    /// The 1-based line of the `[[allow]]` table.
+    pub allow_line: usize,
+}
+
+/// Every warning of a rule set, split into those still to review and those
+/// the rule files allow (`[[allow]]` tables, `docs/rules.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LintReport {
+    /// Warnings to act on, in file and line order; includes `W0009` for an
+    /// `[[allow]]` (or one of its phrases) that matches no warning.
+    pub warnings: Vec<Lint>,
+    /// Warnings an `[[allow]]` silenced, with its reason.
+    pub allowed: Vec<AllowedLint>,
+}
+
+/// Lint a rule set like [`lint`], and also return the warnings that the
+/// rule files' `[[allow]]` tables silenced.
+///
+/// An allow names a code, the id of a rule, cue, pseudo or terminator list
+/// the warning is about (for `W0001` and `W0003` either of the two rules,
+/// for `W0002` the list or the finding rule), and for phrase lints
+/// (`W0001`-`W0003`) the phrases (for `W0003` the shorter or the longer).
+///
+/// ```
+/// use portal_triage::{RuleSet, lint_report};
+/// let site = r#"
+/// [[rule]]
+/// id = "site.a"
+/// concept = "a"
+/// route = "needs-call"
+/// phrases = ["port is red"]
+/// [[rule.tests]]
+/// text = "my port is red"
+/// [[rule]]
+/// id = "site.b"
+/// concept = "b"
+/// route = "needs-call"
+/// phrases = ["port is red"]
+/// [[rule.tests]]
+/// text = "the port is red"
+/// [[allow]]
+/// lint = "W0001"
+/// id = "site.b"
+/// phrases = ["port is red"]
+/// reason = "a red port is both findings: a and b"
+/// "#;
+/// let rules = RuleSet::from_sources([("site.toml", site)])?;
+/// let report = lint_report(&rules, [("site.toml", site)]);
+/// // Only the pedantic W0007 (no must-not-fire test) is left.
+/// assert!(report.warnings.iter().all(|w| w.code == "W0007"));
+/// assert_eq!(report.allowed[0].lint.code, "W0001");
+/// assert_eq!(report.allowed[0].allow_line, 16);
+/// # Ok::<(), portal_triage::Error>(())
+/// ```
+pub fn lint_report<'a>(
+    rules: &RuleSet,
+    sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> LintReport {
     let sources: BTreeMap<&str, &str> = sources.into_iter().collect();
     let mut out = Linter {
         sources,
@@ -152,17 +234,91 @@ pub fn lint<'a>(
     out.categories(rules);
     out.thresholds(rules);
     out.patterns(rules);
-    let mut lints = out.lints;
-    lints.sort_by(|a, b| {
+    let mut all = std::mem::take(&mut out.lints);
+    all.sort_by(|(a, _), (b, _)| {
+        (&a.path, a.line, a.column, a.code, &a.message)
+            .cmp(&(&b.path, b.line, b.column, b.code, &b.message))
+    });
+    all.dedup_by(|(a, _), (b, _)| a == b);
+
+    // Which allow (and which of its phrases) each warning meets.
+    let allows = &rules.allows;
+    let mut used: Vec<Vec<bool>> = allows
+        .iter()
+        .map(|a| vec![false; a.phrases.len().max(1)])
+        .collect();
+    let mut report = LintReport::default();
+    for (lint, subject) in all {
+        let hit = allows.iter().enumerate().find_map(|(i, a)| {
+            if a.lint != lint.code || !subject.ids.contains(&a.id) {
+                return None;
+            }
+            if a.phrases.is_empty() {
+                return subject.phrases.is_empty().then_some((i, 0));
+            }
+            let j = a.phrases.iter().position(|p| subject.phrases.contains(p))?;
+            Some((i, j))
+        });
+        match hit {
+            Some((i, j)) => {
+                used[i][j] = true;
+                let a = &allows[i];
+                report.allowed.push(AllowedLint {
+                    lint,
+                    reason: a.reason.clone(),
+                    allow_path: a.origin.path.clone(),
+                    allow_line: a.origin.line,
+                });
+            }
+            None => report.warnings.push(lint),
+        }
+    }
+    // W0009: an allow (or one of its phrases) that matches no warning any
+    // more, so that allows do not outlive what they excuse.
+    for (a, used) in allows.iter().zip(&used) {
+        let phrases: Vec<Option<&str>> = if a.phrases.is_empty() {
+            vec![None]
+        } else {
+            a.phrases.iter().map(|p| Some(p.as_str())).collect()
+        };
+        for (phrase, used) in phrases.into_iter().zip(used) {
+            if *used {
+                continue;
+            }
+            let what = match phrase {
+                Some(p) => format!(" and phrase \"{p}\""),
+                None => String::new(),
+            };
+            out.push(
+                At {
+                    path: &a.origin.path,
+                    line: Some(a.origin.line),
+                    id: &a.id,
+                    phrase,
+                    key: phrase.map_or(Some("lint"), |_| None),
+                    also_id: None,
+                    also_phrase: None,
+                },
+                "W0009",
+                format!(
+                    "[[allow]] of {} for `{}`{what} matches no warning: what it excused is gone; remove it (or that phrase)",
+                    a.lint, a.id
+                ),
+            );
+        }
+    }
+    report
+        .warnings
+        .extend(out.lints.into_iter().map(|(l, _)| l));
+    report.warnings.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.code).cmp(&(&b.path, b.line, b.column, b.code))
     });
-    lints.dedup();
-    lints
+    report
 }
 
 struct Linter<'a> {
     sources: BTreeMap<&'a str, &'a str>,
-    lints: Vec<Lint>,
+    lints: Vec<(Lint, Subject)>,
 }
 
 /// What a lint points at: a table (by file, line, id) and, inside it, a key
@@ -173,19 +329,46 @@ struct At<'s> {
     id: &'s str,
     phrase: Option<&'s str>,
     key: Option<&'s str>,
+    /// Another table the warning names (the other rule of a duplicate,
+    /// the finding that claims a cue's words): an `[[allow]]` may name it.
+    also_id: Option<&'s str>,
+    /// Another phrase the warning names (the longer phrase of W0003).
+    also_phrase: Option<&'s str>,
+}
+
+/// What a warning is about, for matching `[[allow]]` tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Subject {
+    ids: Vec<String>,
+    phrases: Vec<String>,
 }
 
 impl Linter<'_> {
     fn push(&mut self, at: At<'_>, code: &'static str, message: String) {
         let (path, line, column, source_line) = self.locate(&at);
-        self.lints.push(Lint {
-            path,
-            line,
-            column,
-            code,
-            message,
-            source_line,
-        });
+        let subject = Subject {
+            ids: [Some(at.id), at.also_id]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect(),
+            phrases: [at.phrase, at.also_phrase]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect(),
+        };
+        self.lints.push((
+            Lint {
+                path,
+                line,
+                column,
+                code,
+                message,
+                source_line,
+            },
+            subject,
+        ));
     }
 
     /// The file, line, column and source line of `at`: the phrase's quoted
@@ -262,6 +445,8 @@ impl Linter<'_> {
                                 id: &r.id,
                                 phrase: Some(p),
                                 key: None,
+                                also_id: Some(&other.id),
+                                also_phrase: None,
                             },
                             "W0001",
                             format!(
@@ -300,6 +485,8 @@ impl Linter<'_> {
                             id: &list.id,
                             phrase: Some(p),
                             key: None,
+                            also_id: Some(rule),
+                            also_phrase: None,
                         },
                         "W0002",
                         format!(
@@ -339,20 +526,26 @@ impl Linter<'_> {
                 // runs past it ("no change" + "change in vision").
                 let claimed = finding.get(p.as_str()).filter(|_| !person);
                 let why = match (claimed, pseudo.get(p.as_str())) {
-                    (Some(r), _) => Some(format!(
-                        "{what} phrase \"{p}\" of `{id}` never acts: it is also a phrase of the finding rule `{r}`, and a {what} inside a finding is part of it; remove it here or there"
+                    (Some(r), _) => Some((
+                        *r,
+                        format!(
+                            "{what} phrase \"{p}\" of `{id}` never acts: it is also a phrase of the finding rule `{r}`, and a {what} inside a finding is part of it; remove it here or there"
+                        ),
                     )),
-                    (None, Some(r)) => Some(format!(
-                        "{what} phrase \"{p}\" of `{id}` acts only where a finding begins inside its words: it is also a pseudo phrase of `{r}`, which claims those words everywhere else; remove it here or there"
+                    (None, Some(r)) => Some((
+                        *r,
+                        format!(
+                            "{what} phrase \"{p}\" of `{id}` acts only where a finding begins inside its words: it is also a pseudo phrase of `{r}`, which claims those words everywhere else; remove it here or there"
+                        ),
                     )),
                     (None, None) => None,
                 };
-                if let Some(why) = why {
-                    pending.push((id, p, origin, why));
+                if let Some((other, why)) = why {
+                    pending.push((id, p, origin, other, why));
                 }
             }
         }
-        for (id, p, origin, why) in pending {
+        for (id, p, origin, other, why) in pending {
             self.push(
                 At {
                     path: origin.map_or("", |(p, _)| p.as_str()),
@@ -360,6 +553,8 @@ impl Linter<'_> {
                     id,
                     phrase: Some(p),
                     key: None,
+                    also_id: Some(other),
+                    also_phrase: None,
                 },
                 "W0002",
                 why,
@@ -378,11 +573,13 @@ impl Linter<'_> {
                     if long_rule.route >= short_rule.route || long_rule.id == short_rule.id {
                         continue;
                     }
-                    if let Some(long) = long_rule
-                        .phrases
-                        .iter()
-                        .find(|l| l.len() > short.len() && contains_words(l, short))
-                    {
+                    // Every longer phrase that hides this one, unless the
+                    // urgent rule has that wording too (then both stand).
+                    for long in long_rule.phrases.iter().filter(|l| {
+                        l.len() > short.len()
+                            && contains_words(l, short)
+                            && !short_rule.phrases.contains(l)
+                    }) {
                         pending.push((short_rule, short, long_rule, long));
                     }
                 }
@@ -396,6 +593,8 @@ impl Linter<'_> {
                     id: &short_rule.id,
                     phrase: Some(short),
                     key: None,
+                    also_id: Some(&long_rule.id),
+                    also_phrase: Some(long),
                 },
                 "W0003",
                 format!(
@@ -418,6 +617,8 @@ impl Linter<'_> {
                         id: &r.id,
                         phrase: None,
                         key: Some("id"),
+                        also_id: None,
+                        also_phrase: None,
                     },
                     "W0007",
                     format!(
@@ -440,6 +641,8 @@ impl Linter<'_> {
                         id: &c.id,
                         phrase: None,
                         key: Some("id"),
+                        also_id: None,
+                        also_phrase: None,
                     },
                     "W0004",
                     format!(
@@ -483,6 +686,8 @@ impl Linter<'_> {
                     id: &c.id,
                     phrase: None,
                     key: Some(key),
+                    also_id: None,
+                    also_phrase: None,
                 },
                 "W0005",
                 format!(
@@ -539,6 +744,8 @@ impl Linter<'_> {
                     id: &r.id,
                     phrase: None,
                     key: Some(key),
+                    also_id: None,
+                    also_phrase: None,
                 },
                 "W0006",
                 format!(
@@ -583,6 +790,8 @@ impl Linter<'_> {
                     id,
                     phrase: None,
                     key: Some("patterns"),
+                    also_id: None,
+                    also_phrase: None,
                 },
                 "W0008",
                 format!(

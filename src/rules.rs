@@ -81,6 +81,8 @@ struct RawFile {
     pseudo: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     terminator: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    allow: Vec<toml::Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +227,17 @@ struct RawPhraseList {
     note: Option<String>,
 }
 
+/// `[[allow]]`: a reviewed lint warning, silenced with a written reason.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    lint: String,
+    id: String,
+    #[serde(default)]
+    phrases: Vec<String>,
+    reason: String,
+}
+
 // ---------------------------------------------------------------- rule set
 
 /// Where a rule was defined.
@@ -324,6 +337,21 @@ pub(crate) struct PhraseListDef {
     pub compiled: Vec<Regex>,
 }
 
+/// An `[[allow]]` table: lint warnings of one code about one rule, cue,
+/// pseudo or terminator list (and, for phrase lints, one of the listed
+/// phrases) that a reviewer has accepted, with the reason.
+#[derive(Debug, Clone)]
+pub(crate) struct AllowDef {
+    /// The warning code (`W0001`-`W0008`).
+    pub lint: String,
+    /// The id the warning names.
+    pub id: String,
+    /// Normalized phrases; empty for lints that are not about a phrase.
+    pub phrases: Vec<String>,
+    pub reason: String,
+    pub origin: Origin,
+}
+
 /// A public summary of one rule, for listings and tools.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuleInfo {
@@ -360,6 +388,8 @@ pub struct RuleSet {
     pub(crate) cues: Vec<CueDef>,
     pub(crate) pseudos: Vec<PhraseListDef>,
     pub(crate) terminators: Vec<PhraseListDef>,
+    /// Reviewed lint warnings (`[[allow]]`), in load order.
+    pub(crate) allows: Vec<AllowDef>,
     /// Ids disabled by a later layer (`enabled = false`).
     disabled: BTreeSet<String>,
 }
@@ -432,6 +462,7 @@ impl RuleSet {
         merge(&mut self.cues, extra.cues, |r| &r.id);
         merge(&mut self.pseudos, extra.pseudos, |r| &r.id);
         merge(&mut self.terminators, extra.terminators, |r| &r.id);
+        self.allows.extend(extra.allows);
         self
     }
 
@@ -687,6 +718,11 @@ impl Loader {
                 if let Some(def) = self.phrase_list(&src, src.extent(table.span(), "pseudo"), r) {
                     self.set.pseudos.push(def);
                 }
+            }
+        }
+        for table in raw.allow {
+            if let Some(r) = self.typed::<RawAllow>(&src, &table, "allow") {
+                self.allow(&src, src.extent(table.span(), "allow"), r);
             }
         }
         for table in raw.terminator {
@@ -1080,6 +1116,49 @@ impl Loader {
             phrases,
             compiled: patterns,
         })
+    }
+
+    fn allow(&mut self, src: &Src<'_>, span: std::ops::Range<usize>, r: RawAllow) {
+        if !crate::lint::ALLOWABLE.contains(&r.lint.as_str()) {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "lint"),
+                "E0008",
+                format!(
+                    "`lint = \"{}\"` is not a warning code that can be allowed (W0001-W0008)",
+                    r.lint
+                ),
+            ));
+            return;
+        }
+        if r.reason.trim().is_empty() {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "reason"),
+                "E0008",
+                "an [[allow]] needs a reason: say why the warning is intended",
+            ));
+            return;
+        }
+        if r.id.trim().is_empty() {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "id"),
+                "E0008",
+                "an [[allow]] needs the id of the rule, cue or list the warning names",
+            ));
+            return;
+        }
+        let phrases = self.phrases(src, &span, &r.phrases);
+        // Not phrases the engine matches: do not count them against the limit.
+        self.phrase_count -= phrases.len();
+        self.set.allows.push(AllowDef {
+            lint: r.lint,
+            id: r.id,
+            phrases,
+            reason: r.reason.trim().to_string(),
+            origin: Origin {
+                path: src.path.to_string(),
+                line: src.line_of(span.start),
+            },
+        });
     }
 
     fn finish(mut self) -> Result<RuleSet, Error> {

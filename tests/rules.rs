@@ -148,3 +148,97 @@ fn rule_directories_load_and_report_io_errors() {
     let err = RuleSet::from_dir(dir.join("missing")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
 }
+
+/// Issue 16 item 13: a less urgent rule's longer phrase must not swallow a
+/// more urgent phrase where a triage nurse would still act on it. These
+/// wordings were hidden (W0003) and routed one level too low.
+#[test]
+fn urgent_phrases_count_inside_the_wordings_that_used_to_hide_them() {
+    let engine = Triage::builtin().unwrap();
+    for (text, route) in [
+        // "blood everywhere" (call-911) was hidden by "bright red blood
+        // everywhere" (needs-call).
+        (
+            "bright red blood everywhere from the cut on my leg and it won't stop",
+            Route::Call911,
+        ),
+        ("there is bright red blood everywhere", Route::Call911),
+        // Throat closed: anaphylaxis, not a tight throat.
+        ("siento la garganta cerrada", Route::Call911),
+        ("tengo la garganta cerrada", Route::Call911),
+        // Will not wake properly: unresponsive, not confused.
+        ("mi papá no se despierta bien", Route::Call911),
+        (
+            "mi abuela no despierta bien desde la mañana",
+            Route::Call911,
+        ),
+        // A child who took someone's pills: poisoning, not a wrong dose.
+        ("mi hijo se tomo las pastillas de su abuela", Route::Call911),
+    ] {
+        assert_eq!(engine.classify(text).route, route, "{text}");
+    }
+    // The same words without the longer wording route the same way.
+    assert_eq!(
+        engine
+            .classify("blood everywhere from the cut on my leg and it won't stop")
+            .route,
+        Route::Call911
+    );
+}
+
+/// The cues that a finding or pseudo phrase used to claim (W0002) act again.
+#[test]
+fn resolved_cues_are_not_claimed_by_a_medication_finding() {
+    let engine = Triage::builtin().unwrap();
+    // "havent had it since" was the dose-gap finding, so the chest pain of
+    // Monday stayed current (call-911); it is over: needs-call.
+    let d = engine.classify("I had chest pain on monday, havent had it since");
+    assert_eq!(d.route, Route::NeedsCall);
+    // A medicine gap is still read from its own words.
+    let d = engine.classify("I ran out of my insulin on friday and havent had it since");
+    assert_eq!(d.route, Route::NeedsCall);
+}
+
+/// Every warning of the built-in set is either fixed or allowed in the rule
+/// file with a reason; every allowed W0003 (an urgent phrase hidden inside a
+/// less urgent wording) is one the rule files explain.
+#[test]
+fn the_builtin_rules_are_lint_clean_and_every_allow_has_a_reason() {
+    let rules = RuleSet::builtin().unwrap();
+    let report = portal_triage::lint_report(&rules, RuleSet::builtin_sources());
+    // W0007 is pedantic (`check --pedantic`) and not part of "clean".
+    let warnings: Vec<_> = report
+        .warnings
+        .iter()
+        .filter(|w| w.code != "W0007")
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "{}",
+        warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(!report.allowed.is_empty());
+    for a in &report.allowed {
+        assert!(a.reason.split_whitespace().count() >= 5, "{a:?}");
+        assert!(a.allow_path.starts_with("rules/"), "{a:?}");
+    }
+    // The shadowing that was a bug is not among the allowed ones.
+    for a in report.allowed.iter().filter(|a| a.lint.code == "W0003") {
+        for hidden in [
+            "\"blood everywhere\"",
+            "\"garganta cerrada\"",
+            "\"no se despierta\"",
+            "\"no despierta\"",
+            "\"se tomo las pastillas de\"",
+        ] {
+            assert!(
+                !a.lint.message.starts_with(&format!("phrase {hidden}")),
+                "{a:?}"
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! `portal-triage check`: load a rule set, run its inline tests, lint it.
 
 use super::RuleArgs;
-use portal_triage::{Diagnostic, Error, Lint, RuleSet, Triage, lint};
+use portal_triage::{AllowedLint, Diagnostic, Error, Lint, RuleSet, Triage, lint_report};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -15,8 +15,11 @@ never acts; W0003 a more urgent phrase hidden inside a less urgent one;
 W0004 a cue without tests; W0005 an unknown context category; W0006 a vital
 threshold outside readable values; W0007 (only with --pedantic) a rule
 without a must-not-fire test; W0008 a pattern with an upper-case letter or an
-apostrophe (text is matched lower case, apostrophes removed).
-Every code is explained in docs/rules.md. With --extra-rules, the set checked
+apostrophe (text is matched lower case, apostrophes removed); W0009 an
+[[allow]] that matches no warning.
+A warning reviewed as intended is silenced in the rule file by an [[allow]]
+table (code, id, phrases, reason); the summary counts them as allowed, and
+--json lists each with its reason. Every code is explained in docs/rules.md. With --extra-rules, the set checked
 is the rules plus the layer, and only warnings about the layer are shown (in
 its files, or naming one of its rules).
 
@@ -36,7 +39,8 @@ pub struct Args {
     /// Also report pedantic lints (W0007: rules without a must-not-fire test).
     #[arg(long)]
     pedantic: bool,
-    /// Print one JSON document ({"errors", "warnings", "rules", "tests"}).
+    /// Print one JSON document ({"errors", "warnings", "allowed", "rules",
+    /// "tests"}).
     #[arg(long)]
     json: bool,
 }
@@ -97,6 +101,7 @@ pub fn run(args: Args) -> i32 {
     };
     let mut hidden = 0usize;
     let mut warnings: Vec<Lint> = Vec::new();
+    let mut allowed: Vec<AllowedLint> = Vec::new();
     let mut n_rules = 0;
     let mut n_tests = 0;
     if let (Some(base), true) = (base, errors.is_empty() && other_errors.is_empty()) {
@@ -108,7 +113,14 @@ pub fn run(args: Args) -> i32 {
             d.source_line = source_line(&sources, &d.path, d.line);
             d
         }));
-        warnings = lint(&set, source_refs())
+        let report = lint_report(&set, source_refs());
+        allowed = report
+            .allowed
+            .into_iter()
+            .filter(|a| layer_paths.is_empty() || about_layer(&a.lint))
+            .collect();
+        warnings = report
+            .warnings
             .into_iter()
             .filter(|l| !args.allow.iter().any(|a| a.trim() == l.code))
             .filter(|l| args.pedantic || l.code != "W0007")
@@ -154,6 +166,7 @@ pub fn run(args: Args) -> i32 {
             "other_errors": other_errors,
             "errors": errors,
             "warnings": warnings,
+            "allowed": allowed,
             "rules": n_rules,
             "tests": n_tests,
             "hidden_base_warnings": hidden,
@@ -171,8 +184,12 @@ pub fn run(args: Args) -> i32 {
             o.push_str(&format!("{w}\n\n"));
         }
         let n_errors = errors.len() + other_errors.len();
+        let allowed = match allowed.len() {
+            0 => String::new(),
+            n => format!(", {n} allowed by [[allow]] in the rule files"),
+        };
         o.push_str(&format!(
-            "check: {n_errors} error{}, {} warning{} ({n_rules} rules, {n_tests} rule tests)\n",
+            "check: {n_errors} error{}, {} warning{}{allowed} ({n_rules} rules, {n_tests} rule tests)\n",
             if n_errors == 1 { "" } else { "s" },
             warnings.len(),
             if warnings.len() == 1 { "" } else { "s" },

@@ -96,6 +96,76 @@ fn jsonl_is_scored_in_order_and_blank_lines_are_not_records() {
     assert!(got.iter().all(|r| r.get("error").is_none()));
 }
 
+/// A numeric id is echoed as written (issue 16 item 7): beyond 64 bits,
+/// with an exponent, at a dotted path, from a broken line, and in CSV
+/// output and the stderr note.
+#[test]
+fn numeric_ids_are_echoed_exactly_as_written() {
+    let input = concat!(
+        "{\"id\": 18446744073709551616, \"text\": \"refill\"}\n",
+        "{\"id\": 1e2, \"text\": \"refill\"}\n",
+        "{\"id\": -0.50, \"text\": \"refill\"}\n",
+        "{\"id\": 99999999999999999999, \"text\": \"broken\n",
+        "{\"id\": 7, \"text\": \"refill\"}\n",
+    );
+    let r = run_with(&["score", "--format", "jsonl"], input.as_bytes());
+    let ids: Vec<&str> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let at = l.find("\"id\":").map_or(0, |a| a + 5);
+            let len = l[at..].find([',', '}']).unwrap_or(0);
+            &l[at..at + len]
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "18446744073709551616",
+            "1e2",
+            "-0.50",
+            "99999999999999999999",
+            "7"
+        ],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("(id 99999999999999999999)"),
+        "{}",
+        r.stderr
+    );
+    let r = run_with(
+        &["score", "--format", "jsonl", "--output-format", "csv"],
+        input.as_bytes(),
+    );
+    let first: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "18446744073709551616",
+            "1e2",
+            "-0.50",
+            "99999999999999999999",
+            "7"
+        ]
+    );
+    let r = run_with(
+        &["score", "--format", "jsonl", "--id-field", "meta.n.1"],
+        b"{\"meta\": {\"n\": [5, 123456789012345678901]}, \"text\": \"refill\"}\n",
+    );
+    assert!(
+        r.stdout.starts_with("{\"id\":123456789012345678901,"),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn csv_with_quoted_multi_line_fields() {
     let r = run(&["score", &fixture("messages.csv")]);

@@ -265,8 +265,7 @@ fn ids_are_echoed_exactly_as_sent() {
         );
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(
-            r.text().starts_with(&format!(r#"{{"advice":"#))
-                && r.text().contains(&format!(r#""id":{id},"#)),
+            r.text().starts_with(r#"{"advice":"#) && r.text().contains(&format!(r#""id":{id},"#)),
             "{id}: {}",
             r.text()
         );

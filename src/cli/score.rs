@@ -10,7 +10,7 @@ mod progress;
 mod record;
 
 // Shared with `context`, which reads JSON Lines the same way.
-pub(super) use record::salvage;
+pub(super) use record::{salvage, salvage_number_text};
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
 use fields::Fields;

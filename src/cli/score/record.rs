@@ -1,9 +1,10 @@
 //! One input record to one scored record: parse what can be parsed, recover
 //! what can be recovered, classify, and name the problem if there was one.
 
-use super::fields::Fields;
+use super::fields::{FieldPath, Fields};
 use super::input::{CsvRow, Format, MAX_CSV_ROW_LINES, MAX_RECORD_BYTES, Raw, RawData};
 use portal_triage::{Decision, Triage};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -91,6 +92,9 @@ pub struct Scored {
     pub line: u64,
     /// The id (null when none could be found).
     pub id: Value,
+    /// A numeric id as written in the input (`18446744073709551616`, `1e2`),
+    /// echoed instead of `id`'s nearest 64-bit float.
+    pub id_text: Option<Box<RawValue>>,
     /// The decision on whatever text was found.
     pub decision: Decision,
     /// The first problem, if any.
@@ -110,6 +114,7 @@ pub struct Timing {
 
 struct Parts {
     id: Value,
+    id_text: Option<Box<RawValue>>,
     text: String,
     error: Option<RecordError>,
     kept: Vec<Value>,
@@ -132,6 +137,7 @@ pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) ->
     let started = Instant::now();
     let mut parts = Parts {
         id: Value::Null,
+        id_text: None,
         text: String::new(),
         error: None,
         kept: Vec::new(),
@@ -170,6 +176,7 @@ pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) ->
         format: raw.format,
         line: raw.line,
         id: parts.id,
+        id_text: parts.id_text,
         decision,
         error: parts.error,
         kept: parts.kept,
@@ -200,6 +207,9 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
                 });
             }
             parts.id = id_path.value(&obj);
+            if parts.id.is_number() {
+                parts.id_text = number_text(&line, id_path);
+            }
             parts.kept = fields.keep().iter().map(|k| k.value(&obj)).collect();
             parts.text = text_of(&obj, fields, format, parts);
             if parts.id.is_null() {
@@ -218,6 +228,9 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
             // Recover what we can: the fields if they can be found,
             // otherwise the whole line as text.
             parts.id = salvage(&line, id_path.leaf()).unwrap_or(Value::Null);
+            if parts.id.is_number() {
+                parts.id_text = salvage_number_text(&line, id_path.leaf());
+            }
             parts.text = match salvage(&line, text_path.leaf()) {
                 Some(Value::String(t)) => t,
                 _ => line.into_owned(),
@@ -301,6 +314,54 @@ fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
         }),
     }
     parts.text = text;
+}
+
+/// The JSON text of the one number `path` reaches in `line` (a valid JSON
+/// object), so an id is echoed with the digits it was written with; None
+/// when the path gathers over an array or does not reach a number. Read only
+/// for numeric ids (a second, shallow parse of the line).
+pub fn number_text(line: &str, path: &FieldPath) -> Option<Box<RawValue>> {
+    use std::collections::HashMap;
+    // As `serde_json::Value`, a repeated key keeps its last value.
+    let member = |object: &str, key: &str| -> Option<Box<RawValue>> {
+        let map = serde_json::from_str::<HashMap<String, &RawValue>>(object).ok()?;
+        map.get(key).map(|v| (*v).to_owned())
+    };
+    let found = match member(line, path.as_str()) {
+        Some(v) => v,
+        None => {
+            let (first, rest) = path.segments().split_first()?;
+            let mut current = member(line, first)?;
+            for seg in rest {
+                current = if current.get().starts_with('{') {
+                    member(current.get(), seg)?
+                } else {
+                    let items = serde_json::from_str::<Vec<&RawValue>>(current.get()).ok()?;
+                    (*items.get(seg.parse::<usize>().ok()?)?).to_owned()
+                };
+            }
+            current
+        }
+    };
+    // A RawValue holds the value's text without the whitespace around it.
+    found
+        .get()
+        .starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        .then_some(found)
+}
+
+/// The text of the number after `"field":` in a line that is not valid JSON
+/// (what [`salvage`] reads as a float), when it is a JSON number.
+pub fn salvage_number_text(line: &str, field: &str) -> Option<Box<RawValue>> {
+    let key = format!("\"{field}\"");
+    let at = line.find(&key)? + key.len();
+    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    let len = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+')))
+        .unwrap_or(rest.len());
+    serde_json::from_str::<&RawValue>(&rest[..len])
+        .ok()
+        .map(ToOwned::to_owned)
 }
 
 /// Find `"field": value` in a line that is not valid JSON and decode the

@@ -786,21 +786,7 @@ fn salvage_id(line: &str) -> Id {
         Some(Value::String(s)) => Id::Text(s),
         Some(Value::Number(_)) => {
             // `salvage` read the number as a float; take its text instead.
-            let number = line
-                .find("\"id\"")
-                .map(|at| &line[at + 4..])
-                .map(|rest| rest.trim_start().trim_start_matches(':').trim_start())
-                .map(|rest| {
-                    let len = rest
-                        .find(|c: char| {
-                            !(c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+'))
-                        })
-                        .unwrap_or(rest.len());
-                    &rest[..len]
-                });
-            number
-                .and_then(|n| serde_json::from_str::<&RawValue>(n).ok())
-                .map_or(Id::Null, |r| Id::Number(r.to_owned()))
+            crate::cli::score::salvage_number_text(line, "id").map_or(Id::Null, Id::Number)
         }
         _ => Id::Null,
     }

@@ -207,7 +207,7 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
                 });
             }
             parts.id = id_path.value(&obj);
-            if parts.id.is_number() {
+            if parts.id.is_f64() {
                 parts.id_text = number_text(&line, id_path);
             }
             parts.kept = fields.keep().iter().map(|k| k.value(&obj)).collect();
@@ -228,7 +228,7 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
             // Recover what we can: the fields if they can be found,
             // otherwise the whole line as text.
             parts.id = salvage(&line, id_path.leaf()).unwrap_or(Value::Null);
-            if parts.id.is_number() {
+            if parts.id.is_f64() {
                 parts.id_text = salvage_number_text(&line, id_path.leaf());
             }
             parts.text = match salvage(&line, text_path.leaf()) {
@@ -319,7 +319,9 @@ fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
 /// The JSON text of the one number `path` reaches in `line` (a valid JSON
 /// object), so an id is echoed with the digits it was written with; None
 /// when the path gathers over an array or does not reach a number. Read only
-/// for numeric ids (a second, shallow parse of the line).
+/// for ids that serde_json holds as a float (beyond 64 bits, a fraction or
+/// an exponent; a 64-bit integer is written exactly anyway), so the common
+/// record pays no second parse.
 pub fn number_text(line: &str, path: &FieldPath) -> Option<Box<RawValue>> {
     use std::collections::HashMap;
     // As `serde_json::Value`, a repeated key keeps its last value.

@@ -166,6 +166,46 @@ fn numeric_ids_are_echoed_exactly_as_written() {
     );
 }
 
+/// A repeated id or text key is ambiguous (issue 16 item 8): the record is
+/// flagged `duplicate-field` and read with every value (an emergency in
+/// either copy of the text counts; both ids are kept), not silently the
+/// last one. A key word inside a value is not a repeated key.
+#[test]
+fn repeated_id_or_text_keys_are_flagged_and_every_value_is_read() {
+    let input = concat!(
+        "{\"id\": 1, \"text\": \"my chest is crushing\", \"text\": \"refill\"}\n",
+        "{\"id\": 2, \"id\": 3, \"text\": \"refill\"}\n",
+        "{\"id\": 4, \"kind\": \"text\", \"text\": \"say \\\"text\\\" please\"}\n",
+        "{\"id\": 5, \"text\": \"refill\"}\n",
+    );
+    let r = run_with(&["score", "--format", "jsonl"], input.as_bytes());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let recs = records(&r.stdout);
+    assert_eq!(recs.len(), 4);
+    assert_eq!(recs[0]["id"], 1);
+    assert_eq!(recs[0]["route"], "call-911", "{}", recs[0]);
+    assert!(
+        recs[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`text` appears 2 times"),
+        "{}",
+        recs[0]
+    );
+    assert_eq!(recs[1]["id"], serde_json::json!([2, 3]));
+    assert!(
+        recs[1]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`id` appears 2 times")
+    );
+    assert!(recs[2].get("error").is_none(), "{}", recs[2]);
+    assert!(recs[3].get("error").is_none(), "{}", recs[3]);
+    assert!(r.stderr.contains("duplicate-field 2"), "{}", r.stderr);
+    assert_no_message_text(&r.stderr);
+    assert!(!r.stderr.contains("refill") && !r.stderr.contains("crushing"));
+}
+
 #[test]
 fn csv_with_quoted_multi_line_fields() {
     let r = run(&["score", &fixture("messages.csv")]);

@@ -10,7 +10,7 @@ mod progress;
 mod record;
 
 // Shared with `context`, which reads JSON Lines the same way.
-pub(super) use record::{salvage, salvage_number_text};
+pub(super) use record::{Members, salvage, salvage_number_text};
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
 use fields::Fields;
@@ -44,7 +44,8 @@ Output: one record per input record, in input order, whatever --threads is:
   + \"findings\", \"suppressed\", \"readings\", \"advice\", \"summary\" with --explain,
   + \"file\" when several inputs are given, + \"error\" and \"line\" when malformed).
 A malformed record (bad JSON or CSV row, invalid UTF-8, no text, empty text,
-no id) is still scored on whatever text could be recovered. Messages on
+no id, an id or text key given twice) is still scored on whatever text could
+be recovered (a repeated text key: on all of its values). Messages on
 stderr name files, line numbers and ids, never message text.
 
 A summary goes to stderr at the end (records per route, malformed records

@@ -4,6 +4,7 @@
 use super::fields::{FieldPath, Fields};
 use super::input::{CsvRow, Format, MAX_CSV_ROW_LINES, MAX_RECORD_BYTES, Raw, RawData};
 use portal_triage::{Decision, Triage};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -33,11 +34,13 @@ pub enum Problem {
     NotCommunication,
     /// The record was longer than the limit and was cut.
     TooLong,
+    /// The id or text key appears more than once in the record.
+    DuplicateField,
 }
 
 impl Problem {
     /// Every kind, in the order of the summary.
-    pub const ALL: [Problem; 10] = [
+    pub const ALL: [Problem; 11] = [
         Problem::BadJson,
         Problem::NotObject,
         Problem::BadCsvRow,
@@ -48,6 +51,7 @@ impl Problem {
         Problem::MissingId,
         Problem::NotCommunication,
         Problem::TooLong,
+        Problem::DuplicateField,
     ];
 
     /// The kind's name in the summary.
@@ -63,6 +67,7 @@ impl Problem {
             Problem::MissingId => "missing-id",
             Problem::NotCommunication => "not-a-communication",
             Problem::TooLong => "too-long",
+            Problem::DuplicateField => "duplicate-field",
         }
     }
 
@@ -206,12 +211,21 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
                     "not a FHIR Communication resource (resourceType)".to_string()
                 });
             }
-            parts.id = id_path.value(&obj);
-            if parts.id.is_f64() {
+            // A repeated id or text key is ambiguous: flag it, and read
+            // every value it was given (the text of all of them, the ids
+            // as an array) rather than serde_json's silent last one.
+            let id_copies = repeated(&line, &obj, id_path, parts);
+            let text_copies = repeated(&line, &obj, text_path, parts);
+            parts.id = match &id_copies {
+                None => id_path.value(&obj),
+                Some(copies) => value_over(id_path, copies),
+            };
+            if parts.id.is_f64() && id_copies.is_none() {
                 parts.id_text = number_text(&line, id_path);
             }
             parts.kept = fields.keep().iter().map(|k| k.value(&obj)).collect();
-            parts.text = text_of(&obj, fields, format, parts);
+            let objects = text_copies.as_deref().unwrap_or(std::slice::from_ref(&obj));
+            parts.text = text_of(objects, fields, format, parts);
             if parts.id.is_null() {
                 parts.problem(Problem::MissingId, || {
                     format!("missing id field `{}`", id_path.as_str())
@@ -239,13 +253,19 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
     }
 }
 
-/// The text at the text path: strings joined by newlines (FHIR payloads),
-/// anything else noted as a problem and read as JSON text.
-fn text_of(obj: &Map<String, Value>, fields: &Fields, format: Format, parts: &mut Parts) -> String {
+/// The text at the text path in `objects` (one object, or one per copy of
+/// a repeated key): strings joined by newlines (FHIR payloads), anything
+/// else noted as a problem and read as JSON text.
+fn text_of(
+    objects: &[Map<String, Value>],
+    fields: &Fields,
+    format: Format,
+    parts: &mut Parts,
+) -> String {
     let path = fields.text(format);
-    let found: Vec<&Value> = path
-        .resolve(obj)
-        .into_iter()
+    let found: Vec<&Value> = objects
+        .iter()
+        .flat_map(|obj| path.resolve(obj))
         .filter(|v| !v.is_null())
         .collect();
     if found.is_empty() {
@@ -314,6 +334,83 @@ fn parse_csv(row: &CsvRow, line: u64, parts: &mut Parts) {
         }),
     }
     parts.text = text;
+}
+
+/// The members of one JSON object in order, duplicates kept, each value as
+/// its JSON text (so a number keeps its exact digits).
+pub struct Members<'a>(pub Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    members.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// When the key `path` starts with appears more than once at the top level
+/// of `line` (whose last copy is in `obj`): flag the record and return one
+/// object per copy, each holding only that key, in order. serde_json keeps
+/// only the last copy; a triage must not ignore the others. Keys spelled
+/// with `\u` escapes are not compared with the plain spelling.
+fn repeated(
+    line: &str,
+    obj: &Map<String, Value>,
+    path: &FieldPath,
+    parts: &mut Parts,
+) -> Option<Vec<Map<String, Value>>> {
+    let key = if obj.contains_key(path.as_str()) {
+        path.as_str()
+    } else {
+        path.segments().first()?.as_str()
+    };
+    // Cheap first: the quoted key must occur twice in the line (a string
+    // value cannot hide an unescaped quote), so the common record pays no
+    // second parse.
+    let quoted = serde_json::to_string(key).ok()?;
+    line.matches(quoted.as_str()).nth(1)?;
+    let Members(members) = serde_json::from_str::<Members>(line).ok()?;
+    let copies: Vec<Map<String, Value>> = members
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .filter_map(|(k, v)| {
+            let v = serde_json::from_str::<Value>(v.get()).ok()?;
+            Some(Map::from_iter([(k, v)]))
+        })
+        .collect();
+    if copies.len() < 2 {
+        return None;
+    }
+    parts.problem(Problem::DuplicateField, || {
+        format!(
+            "the field `{key}` appears {} times; all of its values were read",
+            copies.len()
+        )
+    });
+    Some(copies)
+}
+
+/// The values `path` reaches over several objects: one as is, several as
+/// an array, none as null (as [`FieldPath::value`] does in one object).
+fn value_over(path: &FieldPath, objects: &[Map<String, Value>]) -> Value {
+    let mut found: Vec<&Value> = objects.iter().flat_map(|o| path.resolve(o)).collect();
+    match found.len() {
+        0 => Value::Null,
+        1 => found.remove(0).clone(),
+        _ => Value::Array(found.into_iter().cloned().collect()),
+    }
 }
 
 /// The JSON text of the one number `path` reaches in `line` (a valid JSON

@@ -96,6 +96,116 @@ fn jsonl_is_scored_in_order_and_blank_lines_are_not_records() {
     assert!(got.iter().all(|r| r.get("error").is_none()));
 }
 
+/// A numeric id is echoed as written (issue 16 item 7): beyond 64 bits,
+/// with an exponent, at a dotted path, from a broken line, and in CSV
+/// output and the stderr note.
+#[test]
+fn numeric_ids_are_echoed_exactly_as_written() {
+    let input = concat!(
+        "{\"id\": 18446744073709551616, \"text\": \"refill\"}\n",
+        "{\"id\": 1e2, \"text\": \"refill\"}\n",
+        "{\"id\": -0.50, \"text\": \"refill\"}\n",
+        "{\"id\": 99999999999999999999, \"text\": \"broken\n",
+        "{\"id\": 7, \"text\": \"refill\"}\n",
+    );
+    let r = run_with(&["score", "--format", "jsonl"], input.as_bytes());
+    let ids: Vec<&str> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let at = l.find("\"id\":").map_or(0, |a| a + 5);
+            let len = l[at..].find([',', '}']).unwrap_or(0);
+            &l[at..at + len]
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "18446744073709551616",
+            "1e2",
+            "-0.50",
+            "99999999999999999999",
+            "7"
+        ],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("(id 99999999999999999999)"),
+        "{}",
+        r.stderr
+    );
+    let r = run_with(
+        &["score", "--format", "jsonl", "--output-format", "csv"],
+        input.as_bytes(),
+    );
+    let first: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "18446744073709551616",
+            "1e2",
+            "-0.50",
+            "99999999999999999999",
+            "7"
+        ]
+    );
+    let r = run_with(
+        &["score", "--format", "jsonl", "--id-field", "meta.n.1"],
+        b"{\"meta\": {\"n\": [5, 123456789012345678901]}, \"text\": \"refill\"}\n",
+    );
+    assert!(
+        r.stdout.starts_with("{\"id\":123456789012345678901,"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A repeated id or text key is ambiguous (issue 16 item 8): the record is
+/// flagged `duplicate-field` and read with every value (an emergency in
+/// either copy of the text counts; both ids are kept), not silently the
+/// last one. A key word inside a value is not a repeated key.
+#[test]
+fn repeated_id_or_text_keys_are_flagged_and_every_value_is_read() {
+    let input = concat!(
+        "{\"id\": 1, \"text\": \"my chest is crushing\", \"text\": \"refill\"}\n",
+        "{\"id\": 2, \"id\": 3, \"text\": \"refill\"}\n",
+        "{\"id\": 4, \"kind\": \"text\", \"text\": \"say \\\"text\\\" please\"}\n",
+        "{\"id\": 5, \"text\": \"refill\"}\n",
+    );
+    let r = run_with(&["score", "--format", "jsonl"], input.as_bytes());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let recs = records(&r.stdout);
+    assert_eq!(recs.len(), 4);
+    assert_eq!(recs[0]["id"], 1);
+    assert_eq!(recs[0]["route"], "call-911", "{}", recs[0]);
+    assert!(
+        recs[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`text` appears 2 times"),
+        "{}",
+        recs[0]
+    );
+    assert_eq!(recs[1]["id"], serde_json::json!([2, 3]));
+    assert!(
+        recs[1]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`id` appears 2 times")
+    );
+    assert!(recs[2].get("error").is_none(), "{}", recs[2]);
+    assert!(recs[3].get("error").is_none(), "{}", recs[3]);
+    assert!(r.stderr.contains("duplicate-field 2"), "{}", r.stderr);
+    assert_no_message_text(&r.stderr);
+    assert!(!r.stderr.contains("refill") && !r.stderr.contains("crushing"));
+}
+
 #[test]
 fn csv_with_quoted_multi_line_fields() {
     let r = run(&["score", &fixture("messages.csv")]);

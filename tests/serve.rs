@@ -210,6 +210,271 @@ fn batch_ndjson_flags_malformed_lines_in_place() {
     assert_eq!(results[3]["route"], "non-urgent");
 }
 
+/// A UTF-8 byte-order mark before the JSON (Windows tools write one) is
+/// skipped, as `score` skips it in a file.
+#[test]
+fn a_byte_order_mark_before_the_body_is_skipped() {
+    let server = Server::start(&[]);
+    let bom = "\u{feff}";
+    let r = server.post_json(
+        "/v1/triage",
+        &format!("{bom}{}", json!({"id": "m1", "text": EMERGENCY})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["route"], "call-911");
+    let r = server.post_json(
+        "/v1/triage/batch",
+        &format!("{bom}{}", json!([{"id": 1, "text": EMERGENCY}])),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["errors"], 0);
+    assert_eq!(r.json()["results"][0]["route"], "call-911");
+    let body = format!(
+        "{bom}{}\n{}\n",
+        json!({"id": 1, "text": EMERGENCY}),
+        json!({"id": 2, "text": ROUTINE})
+    );
+    let r = server.request(
+        "POST",
+        "/v1/triage/batch",
+        Some("application/x-ndjson"),
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["results"][0]["route"], "call-911");
+    assert_eq!(v["results"][1]["route"], "non-urgent");
+}
+
+/// An id is echoed exactly as sent: a number beyond 64 bits, or written
+/// with an exponent, is not turned into a float.
+#[test]
+fn ids_are_echoed_exactly_as_sent() {
+    let server = Server::start(&[]);
+    let ids = [
+        "18446744073709551616",
+        "1e2",
+        "-12.50",
+        "123456789012345678901234567890",
+    ];
+    for id in ids {
+        let r = server.post_json(
+            "/v1/triage",
+            &format!(r#"{{"id": {id}, "text": "{ROUTINE}"}}"#),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(
+            r.text().starts_with(r#"{"advice":"#) && r.text().contains(&format!(r#""id":{id},"#)),
+            "{id}: {}",
+            r.text()
+        );
+    }
+    // Batch, JSON array: decisions and error items alike.
+    let body = format!(
+        r#"[{{"id": {}, "text": "{ROUTINE}"}}, {{"id": {}}}, {{"id": 7, "text": "{EMERGENCY}"}}]"#,
+        ids[0], ids[1]
+    );
+    let r = server.post_json("/v1/triage/batch", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains(&format!(r#""id":{},"#, ids[0])), "{text}");
+    assert!(
+        text.contains(&format!(r#""id":{}}}"#, ids[1]))
+            || text.contains(&format!(r#""id":{},"#, ids[1])),
+        "{text}"
+    );
+    assert!(text.contains(r#""id":7,"#), "{text}");
+    // NDJSON, and the id salvaged from a broken line.
+    let body = format!(
+        "{{\"id\": {}, \"text\": \"{ROUTINE}\"}}\n{{\"id\": {}, \"text\": \"chest\n",
+        ids[3], ids[0]
+    );
+    let r = server.request(
+        "POST",
+        "/v1/triage/batch",
+        Some("application/x-ndjson"),
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains(&format!(r#""id":{},"#, ids[3])), "{text}");
+    assert!(
+        text.contains(&format!(r#""id":{},"#, ids[0])),
+        "salvaged: {text}"
+    );
+    assert_eq!(r.json()["results"][1]["error"]["code"], "bad-json");
+}
+
+/// A repeated key is ambiguous (which text is the message?): 400
+/// `duplicate-field` naming the key, never a value; in a batch, an error
+/// item in its place.
+#[test]
+fn duplicate_keys_are_refused_naming_the_field() {
+    let server = Server::start(&[]);
+    let doc = openapi_doc();
+    let r = server.post_json("/v1/triage", r#"{"text": "chest pain", "text": "refill"}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(error_code(&r), "duplicate-field");
+    let message = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("`text`"), "{message}");
+    assert!(!message.contains("refill"), "{message}");
+    check_documented(&doc, "POST", "/v1/triage", &r);
+    // A key that is not a plain name is not echoed.
+    let r = server.post_json(
+        "/v1/triage",
+        &format!(r#"{{"text": "a", "{SECRET} chest": 1, "{SECRET} chest": 2}}"#),
+    );
+    assert_eq!(error_code(&r), "duplicate-field");
+
+    let body = format!(
+        r#"[{{"id": "a", "text": "{ROUTINE}"}}, {{"id": "b", "text": "chest pain", "text": "refill"}}, {{"id": "c", "text": "{EMERGENCY}"}}]"#
+    );
+    let r = server.post_json("/v1/triage/batch", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    check_documented(&doc, "POST", "/v1/triage/batch", &r);
+    let v = r.json();
+    assert_eq!(v["errors"], 1);
+    assert_eq!(v["results"][0]["route"], "non-urgent");
+    assert_eq!(v["results"][1]["id"], "b");
+    assert_eq!(v["results"][1]["error"]["code"], "duplicate-field");
+    assert_eq!(v["results"][2]["route"], "call-911");
+    let body = format!(
+        "{}\n{{\"id\": \"b\", \"id\": \"c\", \"text\": \"refill\"}}\n",
+        json!({"id": "a", "text": ROUTINE})
+    );
+    let r = server.request(
+        "POST",
+        "/v1/triage/batch",
+        Some("application/x-ndjson"),
+        body.as_bytes(),
+    );
+    let v = r.json();
+    assert_eq!(v["errors"], 1, "{v}");
+    assert_eq!(v["results"][1]["error"]["code"], "duplicate-field");
+    assert_eq!(v["results"][1]["line"], 2);
+    assert_eq!(v["results"][1]["id"], Value::Null, "which id would it be?");
+    assert!(!server.log_text().contains(SECRET));
+}
+
+/// The subject is checked with the text: the page's subject line alone can
+/// make a message an emergency, and each span says which field it is in,
+/// with offsets counted in that field.
+#[test]
+fn a_subject_is_checked_with_the_text() {
+    let server = Server::start(&[]);
+    let doc = openapi_doc();
+    let subject = "Chest pain and I cannot breathe";
+    let r = server.post_json(
+        "/v1/triage",
+        &json!({"id": "s1", "subject": subject, "text": "see subject"}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    check_documented(&doc, "POST", "/v1/triage", &r);
+    let rec = r.json();
+    assert_eq!(rec["route"], "call-911", "{rec}");
+    let findings = rec["findings"].as_array().cloned().unwrap_or_default();
+    assert!(!findings.is_empty());
+    for f in &findings {
+        assert_eq!(f["field"], "subject", "{f}");
+        let (s, e) = (
+            f["start"].as_u64().unwrap_or(0) as usize,
+            f["end"].as_u64().unwrap_or(0) as usize,
+        );
+        assert_eq!(subject[s..e], f["text"], "{f}");
+        assert_eq!(f["start_utf16"], f["start"]);
+    }
+
+    // Words in both fields; non-ASCII before them; a negation in the
+    // subject does not reach into the text.
+    let subject = "Café 😀 no fever";
+    let text = "Since this morning my chest is crushing";
+    let rec = server
+        .post_json(
+            "/v1/triage",
+            &json!({"subject": subject, "text": text}).to_string(),
+        )
+        .json();
+    assert_eq!(rec["route"], "call-911", "{rec}");
+    let utf16 = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+    let mut fields = BTreeSet::new();
+    for f in rec["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(rec["suppressed"].as_array().into_iter().flatten())
+    {
+        let field = f["field"].as_str().unwrap_or_default();
+        fields.insert(field.to_string());
+        let source = if field == "subject" { subject } else { text };
+        let (s, e) = (
+            f["start"].as_u64().unwrap_or(0) as usize,
+            f["end"].as_u64().unwrap_or(0) as usize,
+        );
+        assert_eq!(source[s..e], f["text"], "{f}");
+        let units = utf16(source);
+        let (s, e) = (
+            f["start_utf16"].as_u64().unwrap_or(0) as usize,
+            f["end_utf16"].as_u64().unwrap_or(0) as usize,
+        );
+        assert_eq!(String::from_utf16_lossy(&units[s..e]), f["text"], "{f}");
+        if let Some(cause) = f.get("cause") {
+            assert_eq!(cause["field"], f["field"], "{f}");
+            let (s, e) = (
+                cause["start"].as_u64().unwrap_or(0) as usize,
+                cause["end"].as_u64().unwrap_or(0) as usize,
+            );
+            assert_eq!(source[s..e], cause["text"], "{f}");
+        }
+    }
+    assert_eq!(
+        fields,
+        BTreeSet::from(["subject".to_string(), "text".to_string()]),
+        "{rec}"
+    );
+
+    // A blank subject changes nothing but the field names; no subject
+    // answers exactly as before (no `field`).
+    let with = server
+        .post_json(
+            "/v1/triage",
+            &json!({"subject": " ", "text": EMERGENCY}).to_string(),
+        )
+        .json();
+    let without = server
+        .post_json("/v1/triage", &json!({"text": EMERGENCY}).to_string())
+        .json();
+    assert_matches_library(&without, EMERGENCY);
+    assert!(!without.to_string().contains("\"field\""), "{without}");
+    assert_eq!(with["findings"][0]["field"], "text");
+    assert_eq!(
+        with["findings"][0]["start"],
+        without["findings"][0]["start"]
+    );
+    assert_eq!(with["route"], without["route"]);
+
+    // Batch items take a subject too; a subject that is not a string is
+    // an error in its place.
+    let body = json!([
+        {"id": 1, "subject": "I cannot breathe", "text": "see subject"},
+        {"id": 2, "subject": 5, "text": "hi"},
+        {"id": 3, "subject": null, "text": ROUTINE},
+    ]);
+    let r = server.post_json("/v1/triage/batch", &body.to_string());
+    check_documented(&doc, "POST", "/v1/triage/batch", &r);
+    let v = r.json();
+    assert_eq!(v["results"][0]["route"], "call-911", "{v}");
+    assert_eq!(v["results"][1]["error"]["code"], "subject-not-a-string");
+    assert_eq!(v["results"][1]["id"], 2);
+    assert_eq!(v["results"][2]["route"], "non-urgent");
+    let r = server.post_json("/v1/triage", r#"{"subject": ["a"], "text": "hi"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(error_code(&r), "subject-not-a-string");
+}
+
 /// Method, path, content type, body, expected status and error code.
 type Case = (
     &'static str,

@@ -13,6 +13,7 @@
     "non-urgent": "Your care team will answer within 1-3 business days",
   };
 
+  const subject = document.getElementById("subject");
   const message = document.getElementById("message");
   const form = document.getElementById("compose");
   const alertBox = document.getElementById("alert");
@@ -26,6 +27,7 @@
   const wordsBox = document.getElementById("words-box");
   const words = document.getElementById("words");
   const preview = document.getElementById("preview");
+  const previewSubject = document.getElementById("preview-subject");
   const sendResult = document.getElementById("send-result");
 
   const IDLE_TEXT = statusText.textContent;
@@ -82,26 +84,29 @@
     result.hidden = true;
   }
 
-  // The message with each finding marked. Spans come as UTF-16 offsets
-  // (start_utf16/end_utf16), the units JavaScript strings count, so text
-  // such as "café" or an emoji before a finding marks the right words.
-  function renderPreview(text, findings) {
-    preview.replaceChildren();
+  // One field (subject or text) with each of its findings marked. Spans
+  // come as UTF-16 offsets (start_utf16/end_utf16) counted from the start
+  // of the field the finding is in (`field`), the units JavaScript strings
+  // count, so text such as "café" or an emoji before a finding marks the
+  // right words.
+  function renderPreview(box, field, text, findings) {
+    box.replaceChildren();
     const spans = findings
+      .filter((f) => (f.field || "text") === field)
       .map((f) => [f.start_utf16, f.end_utf16])
       .filter(([s, e]) => Number.isInteger(s) && Number.isInteger(e) && s < e && e <= text.length)
       .sort((a, b) => a[0] - b[0] || b[1] - a[1]);
     let at = 0;
     for (const [s, e] of spans) {
       if (s < at) continue; // overlaps a span already marked
-      if (s > at) preview.append(document.createTextNode(text.slice(at, s)));
-      preview.append(el("mark", text.slice(s, e)));
+      if (s > at) box.append(document.createTextNode(text.slice(at, s)));
+      box.append(el("mark", text.slice(s, e)));
       at = e;
     }
-    if (at < text.length) preview.append(document.createTextNode(text.slice(at)));
+    if (at < text.length) box.append(document.createTextNode(text.slice(at)));
   }
 
-  function show(text, decision) {
+  function show(subjectText, text, decision) {
     const route = decision.route;
     const title = ROUTE_TITLES[route] || ROUTE_TITLES["non-urgent"];
     const harm = selfHarm(decision);
@@ -135,7 +140,9 @@
       words.append(li);
     }
     wordsBox.hidden = decision.findings.length === 0;
-    renderPreview(text, decision.findings);
+    renderPreview(previewSubject, "subject", subjectText, decision.findings);
+    previewSubject.hidden = subjectText.trim() === "";
+    renderPreview(preview, "text", text, decision.findings);
     result.hidden = false;
 
     if (route !== lastRoute) {
@@ -162,9 +169,12 @@
     );
   }
 
+  // The subject and the text are checked together: "Chest pain and I
+  // cannot breathe" in the subject is an emergency whatever the text says.
   async function check() {
+    const subjectText = subject.value;
     const text = message.value;
-    if (text.trim() === "") {
+    if (text.trim() === "" && subjectText.trim() === "") {
       reset();
       return;
     }
@@ -177,13 +187,13 @@
       const response = await fetch("/v1/triage", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: text }),
+        body: JSON.stringify({ subject: subjectText, text: text }),
         signal: controller.signal,
       });
       if (!response.ok) throw new Error("status " + response.status);
       const decision = await response.json();
       if (mine !== seq) return; // a newer check is on its way
-      show(text, decision);
+      show(subjectText, text, decision);
     } catch (err) {
       if (mine !== seq || (err && err.name === "AbortError")) return;
       failed();
@@ -195,11 +205,13 @@
     }
   }
 
-  message.addEventListener("input", () => {
+  function changed() {
     sendResult.textContent = "";
     clearTimeout(timer);
     timer = setTimeout(check, DEBOUNCE_MS);
-  });
+  }
+  subject.addEventListener("input", changed);
+  message.addEventListener("input", changed);
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -211,5 +223,5 @@
   });
 
   // A message restored by the browser (back button) is checked at once.
-  if (message.value.trim() !== "") check();
+  if (message.value.trim() !== "" || subject.value.trim() !== "") check();
 })();

@@ -11,7 +11,7 @@ mod progress;
 mod record;
 
 // Shared with `context`, which reads JSON Lines the same way.
-pub(super) use record::salvage;
+pub(super) use record::{Members, salvage, salvage_number_text};
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
 use fields::{Columns, Fields};
@@ -48,7 +48,8 @@ Output: one record per input record, in input order, whatever --threads is:
   + \"findings\", \"suppressed\", \"readings\", \"advice\", \"summary\" with --explain,
   + \"file\" when several inputs are given, + \"error\" and \"line\" when malformed).
 A malformed record (bad JSON or CSV row, invalid UTF-8, no text, empty text,
-no id) is still scored on whatever text could be recovered. Messages on
+no id, an id or text key given twice) is still scored on whatever text could
+be recovered (a repeated text key: on all of its values). Messages on
 stderr name files, line numbers and ids, never message text.
 A damaged CSV row never swallows the rows after it: when an opening quote is
 never closed (the input ends inside it, it would span more than 1000 lines

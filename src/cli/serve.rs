@@ -16,10 +16,15 @@ use std::time::Duration;
 #[derive(clap::Args)]
 #[command(after_help = "\
 Endpoints:
-  POST /v1/triage         {\"text\": \"...\", \"id\": optional} -> the decision as JSON:
-                          id, route, score, rules, flags, findings (byte spans,
-                          and start_utf16/end_utf16 for JavaScript), suppressed,
-                          readings, advice, summary
+  POST /v1/triage         {\"text\": \"...\", \"subject\": optional, \"id\": optional}
+                          -> the decision as JSON: id (echoed exactly as sent,
+                          a number keeps its digits), route, score, rules,
+                          flags, findings (byte spans, and start_utf16/end_utf16
+                          for JavaScript), suppressed, readings, advice, summary.
+                          A subject is checked with the text (the subject, a
+                          blank line, the text); then each span says its
+                          \"field\" (\"subject\" or \"text\") and counts from
+                          the start of that field
   POST /v1/triage/batch   a JSON array of such objects (application/json) or
                           NDJSON (application/x-ndjson) -> {\"results\": [...],
                           \"errors\": N}, in input order; a malformed item gets an
@@ -31,11 +36,13 @@ Endpoints:
   GET  /                  the demo page: a compose box that warns as you type
 
 Errors are JSON {\"error\": {\"code\", \"message\"}}: 400 bad-json, not-an-object,
-not-an-array, missing-text, text-not-a-string, bad-id, invalid-utf8; 413
+not-an-array, missing-text, text-not-a-string, subject-not-a-string, bad-id,
+duplicate-field (a key given twice in a message object; named if it is a
+plain name), invalid-utf8; 413
 body-too-large (--max-body-bytes), too-many-items (--max-batch-items); 415
 unsupported-media-type; 408 timeout (the body took longer than
 --body-timeout); 404 not-found; 405 method-not-allowed. Messages never quote
-the request.
+the request. A UTF-8 byte-order mark before the JSON is skipped.
 
 Privacy: one log line per request on stderr names the request id, method,
 endpoint, status and latency; never the text, the query or the body.

@@ -143,6 +143,41 @@ try {
   check(s.crisis, "self-harm: the 988 box is shown");
   check(s.alert.includes("988"), "self-harm: the banner names 988");
 
+  // 4b. The subject counts: an emergency in the subject line, "see
+  // subject" in the box. Shift+Tab to the subject, type, Tab back.
+  const subjectLine = "Chest pain and I cannot breathe";
+  const seeSubject = "see subject";
+  await page.keyboard.press("Shift+Tab");
+  const onSubject = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  check(onSubject === "subject", `Shift+Tab from the message reaches the subject (${onSubject})`);
+  await typeMessage(subjectLine);
+  await page.keyboard.press("Tab");
+  await typeMessage(seeSubject);
+  await waitForTitle("Call 911 now", seeSubject);
+  s = await state();
+  check(s.title === "Call 911 now", `subject emergency: route says "${s.title}"`);
+  check(s.alert.includes("This sounds like an emergency. Call 911 now."), "subject emergency: the call-911 banner is shown");
+  const subjectPreview = await page.evaluate(() => ({
+    hidden: document.getElementById("preview-subject").hidden,
+    text: document.getElementById("preview-subject").textContent,
+    marks: [...document.querySelectorAll("#preview-subject mark")].map((m) => m.textContent),
+  }));
+  check(!subjectPreview.hidden && subjectPreview.text === subjectLine, "subject emergency: the subject is shown above the text");
+  check(
+    subjectPreview.marks.some((m) => /chest pain/i.test(m)) && subjectPreview.marks.some((m) => /cannot breathe/i.test(m)),
+    `subject emergency: the words are marked in the subject (${JSON.stringify(subjectPreview.marks)})`,
+  );
+  check(s.marks.length === 0, `subject emergency: nothing is marked in "see subject" (${JSON.stringify(s.marks)})`);
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "") + "-subject.png", fullPage: false });
+  // Clear the subject again; back to the message box.
+  await page.keyboard.press("Shift+Tab");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Backspace");
+  await page.keyboard.press("Tab");
+  await waitForTitle(ROUTINE_TITLE, seeSubject);
+  s = await state();
+  check(s.alert === "", "without the subject, \"see subject\" is routine again");
+
   // 5. The service fails: say so plainly, and still say 911.
   await page.route("**/v1/triage", (route) => route.abort());
   await typeMessage("my knee has been sore for a week");

@@ -31,6 +31,11 @@ impl FieldPath {
         &self.raw
     }
 
+    /// The segments of the dotted form.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
     /// The last segment (used to recover a field from a broken line).
     pub fn leaf(&self) -> &str {
         self.segments.last().map_or(&self.raw, String::as_str)

@@ -4,6 +4,8 @@
 use super::input::Format;
 use super::record::Scored;
 use portal_triage::Route;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::fs::File;
 use std::io::{self, Write};
@@ -101,7 +103,12 @@ impl Layout {
                 let mut out = Vec::with_capacity(records.len() * 160);
                 for r in records {
                     // A Value always serializes.
-                    let _ = serde_json::to_writer(&mut out, &self.json(r));
+                    let _ = match (self.json(r), &r.id_text) {
+                        (Value::Object(rec), Some(id)) => {
+                            serde_json::to_writer(&mut out, &ExactId { rec: &rec, id })
+                        }
+                        (rec, _) => serde_json::to_writer(&mut out, &rec),
+                    };
                     out.push(b'\n');
                 }
                 out
@@ -151,7 +158,9 @@ impl Layout {
             .map(|f| json!(f).as_str().unwrap_or_default().to_string())
             .collect();
         let mut row = vec![
-            cell(&r.id),
+            r.id_text
+                .as_ref()
+                .map_or_else(|| cell(&r.id), |id| id.get().to_string()),
             d.route.as_str().to_string(),
             json!(d.score).to_string(),
             d.rule_ids().join(" "),
@@ -182,6 +191,28 @@ impl Layout {
             row.push(d.summary.clone());
         }
         row
+    }
+}
+
+/// A record whose numeric id is written as it was read (its digits, not
+/// the nearest float).
+struct ExactId<'a> {
+    rec: &'a Map<String, Value>,
+    id: &'a RawValue,
+}
+
+impl Serialize for ExactId<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.rec.len()))?;
+        for (key, value) in self.rec {
+            if key == "id" {
+                map.serialize_entry(key, self.id)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
     }
 }
 

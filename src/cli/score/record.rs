@@ -2,9 +2,11 @@
 //! what can be recovered, classify, and name the problem if there was one.
 
 use super::csv_rows::{Damage, Unclosed};
-use super::fields::Fields;
+use super::fields::{FieldPath, Fields};
 use super::input::{CsvRow, Format, MAX_RECORD_BYTES, Raw, RawData};
 use portal_triage::{Decision, Triage};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -34,11 +36,13 @@ pub enum Problem {
     NotCommunication,
     /// The record was longer than the limit and was cut.
     TooLong,
+    /// The id or text key appears more than once in the record.
+    DuplicateField,
 }
 
 impl Problem {
     /// Every kind, in the order of the summary.
-    pub const ALL: [Problem; 10] = [
+    pub const ALL: [Problem; 11] = [
         Problem::BadJson,
         Problem::NotObject,
         Problem::BadCsvRow,
@@ -49,6 +53,7 @@ impl Problem {
         Problem::MissingId,
         Problem::NotCommunication,
         Problem::TooLong,
+        Problem::DuplicateField,
     ];
 
     /// The kind's name in the summary.
@@ -64,6 +69,7 @@ impl Problem {
             Problem::MissingId => "missing-id",
             Problem::NotCommunication => "not-a-communication",
             Problem::TooLong => "too-long",
+            Problem::DuplicateField => "duplicate-field",
         }
     }
 
@@ -93,6 +99,9 @@ pub struct Scored {
     pub line: u64,
     /// The id (null when none could be found).
     pub id: Value,
+    /// A numeric id as written in the input (`18446744073709551616`, `1e2`),
+    /// echoed instead of `id`'s nearest 64-bit float.
+    pub id_text: Option<Box<RawValue>>,
     /// The decision on whatever text was found.
     pub decision: Decision,
     /// The first problem, if any.
@@ -112,6 +121,7 @@ pub struct Timing {
 
 struct Parts {
     id: Value,
+    id_text: Option<Box<RawValue>>,
     text: String,
     error: Option<RecordError>,
     kept: Vec<Value>,
@@ -134,6 +144,7 @@ pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) ->
     let started = Instant::now();
     let mut parts = Parts {
         id: Value::Null,
+        id_text: None,
         text: String::new(),
         error: None,
         kept: Vec::new(),
@@ -172,6 +183,7 @@ pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) ->
         format: raw.format,
         line: raw.line,
         id: parts.id,
+        id_text: parts.id_text,
         decision,
         error: parts.error,
         kept: parts.kept,
@@ -201,9 +213,21 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
                     "not a FHIR Communication resource (resourceType)".to_string()
                 });
             }
-            parts.id = id_path.value(&obj);
+            // A repeated id or text key is ambiguous: flag it, and read
+            // every value it was given (the text of all of them, the ids
+            // as an array) rather than serde_json's silent last one.
+            let id_copies = repeated(&line, &obj, id_path, parts);
+            let text_copies = repeated(&line, &obj, text_path, parts);
+            parts.id = match &id_copies {
+                None => id_path.value(&obj),
+                Some(copies) => value_over(id_path, copies),
+            };
+            if parts.id.is_f64() && id_copies.is_none() {
+                parts.id_text = number_text(&line, id_path);
+            }
             parts.kept = fields.keep().iter().map(|k| k.value(&obj)).collect();
-            parts.text = text_of(&obj, fields, format, parts);
+            let objects = text_copies.as_deref().unwrap_or(std::slice::from_ref(&obj));
+            parts.text = text_of(objects, fields, format, parts);
             if parts.id.is_null() {
                 parts.problem(Problem::MissingId, || {
                     format!("missing id field `{}`", id_path.as_str())
@@ -220,6 +244,9 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
             // Recover what we can: the fields if they can be found,
             // otherwise the whole line as text.
             parts.id = salvage(&line, id_path.leaf()).unwrap_or(Value::Null);
+            if parts.id.is_f64() {
+                parts.id_text = salvage_number_text(&line, id_path.leaf());
+            }
             parts.text = match salvage(&line, text_path.leaf()) {
                 Some(Value::String(t)) => t,
                 _ => line.into_owned(),
@@ -228,13 +255,19 @@ fn parse_json(bytes: &[u8], format: Format, fields: &Fields, parts: &mut Parts) 
     }
 }
 
-/// The text at the text path: strings joined by newlines (FHIR payloads),
-/// anything else noted as a problem and read as JSON text.
-fn text_of(obj: &Map<String, Value>, fields: &Fields, format: Format, parts: &mut Parts) -> String {
+/// The text at the text path in `objects` (one object, or one per copy of
+/// a repeated key): strings joined by newlines (FHIR payloads), anything
+/// else noted as a problem and read as JSON text.
+fn text_of(
+    objects: &[Map<String, Value>],
+    fields: &Fields,
+    format: Format,
+    parts: &mut Parts,
+) -> String {
     let path = fields.text(format);
-    let found: Vec<&Value> = path
-        .resolve(obj)
-        .into_iter()
+    let found: Vec<&Value> = objects
+        .iter()
+        .flat_map(|obj| path.resolve(obj))
         .filter(|v| !v.is_null())
         .collect();
     if found.is_empty() {
@@ -334,6 +367,133 @@ fn csv_damage(damage: Damage) -> String {
         }
         Damage::Nul => "CSV row contains a NUL byte".to_string(),
     }
+}
+
+/// The members of one JSON object in order, duplicates kept, each value as
+/// its JSON text (so a number keeps its exact digits).
+pub struct Members<'a>(pub Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    members.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// When the key `path` starts with appears more than once at the top level
+/// of `line` (whose last copy is in `obj`): flag the record and return one
+/// object per copy, each holding only that key, in order. serde_json keeps
+/// only the last copy; a triage must not ignore the others. Keys spelled
+/// with `\u` escapes are not compared with the plain spelling.
+fn repeated(
+    line: &str,
+    obj: &Map<String, Value>,
+    path: &FieldPath,
+    parts: &mut Parts,
+) -> Option<Vec<Map<String, Value>>> {
+    let key = if obj.contains_key(path.as_str()) {
+        path.as_str()
+    } else {
+        path.segments().first()?.as_str()
+    };
+    // Cheap first: the quoted key must occur twice in the line (a string
+    // value cannot hide an unescaped quote), so the common record pays no
+    // second parse.
+    let quoted = serde_json::to_string(key).ok()?;
+    line.matches(quoted.as_str()).nth(1)?;
+    let Members(members) = serde_json::from_str::<Members>(line).ok()?;
+    let copies: Vec<Map<String, Value>> = members
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .filter_map(|(k, v)| {
+            let v = serde_json::from_str::<Value>(v.get()).ok()?;
+            Some(Map::from_iter([(k, v)]))
+        })
+        .collect();
+    if copies.len() < 2 {
+        return None;
+    }
+    parts.problem(Problem::DuplicateField, || {
+        format!(
+            "the field `{key}` appears {} times; all of its values were read",
+            copies.len()
+        )
+    });
+    Some(copies)
+}
+
+/// The values `path` reaches over several objects: one as is, several as
+/// an array, none as null (as [`FieldPath::value`] does in one object).
+fn value_over(path: &FieldPath, objects: &[Map<String, Value>]) -> Value {
+    let mut found: Vec<&Value> = objects.iter().flat_map(|o| path.resolve(o)).collect();
+    match found.len() {
+        0 => Value::Null,
+        1 => found.remove(0).clone(),
+        _ => Value::Array(found.into_iter().cloned().collect()),
+    }
+}
+
+/// The JSON text of the one number `path` reaches in `line` (a valid JSON
+/// object), so an id is echoed with the digits it was written with; None
+/// when the path gathers over an array or does not reach a number. Read only
+/// for ids that serde_json holds as a float (beyond 64 bits, a fraction or
+/// an exponent; a 64-bit integer is written exactly anyway), so the common
+/// record pays no second parse.
+pub fn number_text(line: &str, path: &FieldPath) -> Option<Box<RawValue>> {
+    use std::collections::HashMap;
+    // As `serde_json::Value`, a repeated key keeps its last value.
+    let member = |object: &str, key: &str| -> Option<Box<RawValue>> {
+        let map = serde_json::from_str::<HashMap<String, &RawValue>>(object).ok()?;
+        map.get(key).map(|v| (*v).to_owned())
+    };
+    let found = match member(line, path.as_str()) {
+        Some(v) => v,
+        None => {
+            let (first, rest) = path.segments().split_first()?;
+            let mut current = member(line, first)?;
+            for seg in rest {
+                current = if current.get().starts_with('{') {
+                    member(current.get(), seg)?
+                } else {
+                    let items = serde_json::from_str::<Vec<&RawValue>>(current.get()).ok()?;
+                    (*items.get(seg.parse::<usize>().ok()?)?).to_owned()
+                };
+            }
+            current
+        }
+    };
+    // A RawValue holds the value's text without the whitespace around it.
+    found
+        .get()
+        .starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        .then_some(found)
+}
+
+/// The text of the number after `"field":` in a line that is not valid JSON
+/// (what [`salvage`] reads as a float), when it is a JSON number.
+pub fn salvage_number_text(line: &str, field: &str) -> Option<Box<RawValue>> {
+    let key = format!("\"{field}\"");
+    let at = line.find(&key)? + key.len();
+    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    let len = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+')))
+        .unwrap_or(rest.len());
+    serde_json::from_str::<&RawValue>(&rest[..len])
+        .ok()
+        .map(ToOwned::to_owned)
 }
 
 /// Find `"field": value` in a line that is not valid JSON and decode the

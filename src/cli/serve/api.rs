@@ -6,12 +6,15 @@
 //! message ever quotes the request body (it is patient health information).
 
 use super::metrics::Metrics;
+use crate::cli::score::Members;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use portal_triage::{Decision, Triage};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,7 +101,7 @@ impl ApiError {
 }
 
 /// A JSON response body with its content type.
-fn json_response(value: &Value) -> Response {
+fn json_response<T: Serialize>(value: &T) -> Response {
     // A Value always serializes.
     let body = serde_json::to_vec(value).unwrap_or_default();
     (
@@ -218,41 +221,163 @@ async fn expect_media(
     }
 }
 
-/// One message to triage, parsed from a JSON value.
+/// An id as the client sent it: a string, null, or a JSON number kept as
+/// its exact text (`18446744073709551616` and `1e2` are echoed as written,
+/// not as the nearest 64-bit float).
+#[derive(Debug, Clone)]
+enum Id {
+    Null,
+    Text(String),
+    Number(Box<RawValue>),
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Id::Null => serializer.serialize_unit(),
+            Id::Text(s) => serializer.serialize_str(s),
+            Id::Number(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+/// One answer (a decision or a batch error item): its fields, with `id` a
+/// placeholder in the map that is written from `id` as sent.
+struct Answer {
+    id: Id,
+    fields: Map<String, Value>,
+}
+
+impl Serialize for Answer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (key, value) in &self.fields {
+            if key == "id" {
+                map.serialize_entry(key, &self.id)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The batch answer (keys in the order they have always been written).
+#[derive(Serialize)]
+struct BatchAnswer {
+    errors: usize,
+    results: Vec<Answer>,
+}
+
+/// One message to triage, parsed from a JSON object.
 struct Message {
-    id: Value,
+    id: Id,
+    /// The optional subject line, classified with the text.
+    subject: Option<String>,
     text: String,
 }
 
-/// Read `{"text": "...", "id": optional}`. Messages name the field, never
-/// its value.
-fn message_of(value: Value) -> Result<Message, (Value, ApiError)> {
-    let Value::Object(mut obj) = value else {
-        return Err((
-            Value::Null,
+/// A key short and plain enough to name in an error message (a field name,
+/// not a value somebody put in the key position).
+fn nameable(key: &str) -> bool {
+    (1..=32).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Read `{"text": "...", "subject": optional, "id": optional}`. Messages
+/// name the field, never its value. Every key of the message object must
+/// appear once (a repeated key is ambiguous: 400 `duplicate-field`); values
+/// of other keys are not read, so keys nested inside them are not checked.
+fn message_of(raw: &RawValue) -> Result<Message, (Id, ApiError)> {
+    let not_an_object = || {
+        (
+            Id::Null,
             ApiError::bad(
                 "not-an-object",
                 "expected a JSON object like {\"text\": \"...\"}",
             ),
-        ));
+        )
     };
-    let id = obj.remove("id").unwrap_or(Value::Null);
-    if !matches!(id, Value::Null | Value::String(_) | Value::Number(_)) {
+    if !raw.get().starts_with('{') {
+        return Err(not_an_object());
+    }
+    let Ok(Members(members)) = serde_json::from_str::<Members>(raw.get()) else {
+        return Err(not_an_object());
+    };
+    // A value given as null counts as absent.
+    let get = |name: &str| {
+        members
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+            .filter(|v| v.get() != "null")
+    };
+    let id = match get("id") {
+        None => Ok(Id::Null),
+        Some(v) if v.get().starts_with('"') => serde_json::from_str::<String>(v.get())
+            .map(Id::Text)
+            .map_err(|_| ()),
+        Some(v)
+            if v.get()
+                .starts_with(|c: char| c == '-' || c.is_ascii_digit()) =>
+        {
+            Ok(Id::Number(v.to_owned()))
+        }
+        Some(_) => Err(()),
+    };
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    if let Some((key, _)) = members.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        let named = if nameable(key) {
+            format!("the field `{key}` appears more than once")
+        } else {
+            "a field appears more than once".to_string()
+        };
+        // An id given twice is not echoed: which one would it be?
+        let id = if key == "id" {
+            Id::Null
+        } else {
+            id.unwrap_or(Id::Null)
+        };
         return Err((
-            Value::Null,
-            ApiError::bad("bad-id", "`id` must be a string or a number"),
+            id,
+            ApiError::bad(
+                "duplicate-field",
+                format!("{named} in the message object; send each field once"),
+            ),
         ));
     }
-    match obj.remove("text") {
-        Some(Value::String(text)) => Ok(Message { id, text }),
-        None | Some(Value::Null) => Err((
+    let Ok(id) = id else {
+        return Err((
+            Id::Null,
+            ApiError::bad("bad-id", "`id` must be a string or a number"),
+        ));
+    };
+    let subject = match get("subject") {
+        None => None,
+        Some(v) => match serde_json::from_str::<String>(v.get()) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                return Err((
+                    id,
+                    ApiError::bad("subject-not-a-string", "`subject` must be a string"),
+                ));
+            }
+        },
+    };
+    match get("text").map(|v| serde_json::from_str::<String>(v.get())) {
+        Some(Ok(text)) => Ok(Message { id, subject, text }),
+        None => Err((
             id,
             ApiError::bad(
                 "missing-text",
                 "missing `text` field (the message, a string)",
             ),
         )),
-        Some(_) => Err((
+        Some(Err(_)) => Err((
             id,
             ApiError::bad("text-not-a-string", "`text` must be a string"),
         )),
@@ -274,10 +399,19 @@ fn json_error(e: &serde_json::Error) -> ApiError {
     )
 }
 
-fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+/// The UTF-8 byte-order mark some clients (and Windows tools) put before
+/// JSON; skipped at the start of a body, as `score` skips it in a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(BOM).unwrap_or(bytes)
+}
+
+/// Check that the bytes are one JSON value and keep its text.
+fn parse_json(bytes: &[u8]) -> Result<&RawValue, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad("invalid-utf8", "the body is not valid UTF-8"))?;
-    serde_json::from_str(text).map_err(|e| json_error(&e))
+    serde_json::from_str::<&RawValue>(text).map_err(|e| json_error(&e))
 }
 
 /// UTF-16 code units before byte offset `at` of `text` (what JavaScript
@@ -286,57 +420,144 @@ fn utf16_offset(text: &str, at: usize) -> usize {
     text.get(..at).map_or(0, |s| s.encode_utf16().count())
 }
 
+/// Between the subject and the text in what the engine reads: a blank line
+/// ends a sentence, so no phrase, clause or negation runs from one field
+/// into the other.
+const FIELD_SEPARATOR: &str = "\n\n";
+
+/// Where a message's fields sit in the text the engine read.
+struct Layout<'a> {
+    /// The subject, when the request had one: then every span names the
+    /// field it is in (`"field": "subject"` or `"text"`).
+    subject: Option<&'a str>,
+    /// Where `text` starts in the engine's text (after a non-blank subject
+    /// and the separator; else 0).
+    text_at: usize,
+    /// The message text.
+    text: &'a str,
+}
+
+impl Layout<'_> {
+    /// The field a span starting at byte `start` of the engine's text is
+    /// in: its name, its text, and where it starts.
+    fn locate(&self, start: usize) -> (&'static str, &str, usize) {
+        match self.subject {
+            Some(subject) if start < self.text_at => ("subject", subject, 0),
+            _ => ("text", self.text, self.text_at),
+        }
+    }
+
+    /// Make the span of `obj` (`start`, `end`) relative to its field, name
+    /// the field when there is a subject, and with `utf16` add the span in
+    /// UTF-16 code units of that field.
+    fn rebase(&self, obj: &mut Map<String, Value>, utf16: bool) {
+        let at = |key: &str| {
+            let n = obj.get(key).and_then(Value::as_u64).unwrap_or(0);
+            usize::try_from(n).unwrap_or(usize::MAX)
+        };
+        let (start, end) = (at("start"), at("end"));
+        let (field, text, base) = self.locate(start);
+        let start = start.saturating_sub(base).min(text.len());
+        let end = end.saturating_sub(base).clamp(start, text.len());
+        if self.subject.is_some() {
+            obj.insert("field".into(), json!(field));
+            obj.insert("start".into(), json!(start));
+            obj.insert("end".into(), json!(end));
+        }
+        if utf16 {
+            obj.insert("start_utf16".into(), json!(utf16_offset(text, start)));
+            obj.insert("end_utf16".into(), json!(utf16_offset(text, end)));
+        }
+    }
+
+    /// Rebase every span in `items` (findings, suppressed mentions or
+    /// readings), and with a subject also the spans inside them (cues and
+    /// causes).
+    fn spans(&self, items: Value, utf16: bool) -> Value {
+        let Value::Array(mut items) = items else {
+            return items;
+        };
+        for item in &mut items {
+            let Value::Object(obj) = item else { continue };
+            self.rebase(obj, utf16);
+            if self.subject.is_none() {
+                continue;
+            }
+            if let Some(Value::Object(cause)) = obj.get_mut("cause") {
+                self.rebase(cause, false);
+            }
+            let cues = obj
+                .get_mut("context")
+                .and_then(|c| c.get_mut("cues"))
+                .and_then(Value::as_array_mut);
+            for cue in cues.into_iter().flatten() {
+                if let Value::Object(cue) = cue {
+                    self.rebase(cue, false);
+                }
+            }
+        }
+        Value::Array(items)
+    }
+}
+
 /// The JSON answer for one message: the same fields as `score --explain`
 /// (id, route, score, rules, flags, findings, suppressed, readings, advice,
 /// summary), and for each finding and suppressed mention its span in UTF-16
-/// code units too (`start_utf16`, `end_utf16`), for JavaScript.
-pub fn record(id: &Value, text: &str, d: &Decision) -> Value {
+/// code units too (`start_utf16`, `end_utf16`), for JavaScript. With a
+/// subject, every span (findings, suppressed mentions, their cues and
+/// causes, readings) also says which field it is in, and its offsets count
+/// from the start of that field.
+fn record(id: Id, layout: &Layout, d: &Decision) -> Answer {
     let mut rec = Map::new();
-    rec.insert("id".into(), id.clone());
+    // The place of the id; `Answer` writes it as sent.
+    rec.insert("id".into(), Value::Null);
     rec.insert("route".into(), json!(d.route));
     rec.insert("score".into(), json!(d.score));
     rec.insert("rules".into(), json!(d.rule_ids()));
     rec.insert("flags".into(), json!(d.flags));
-    let with_utf16 = |items: Value| -> Value {
-        let Value::Array(items) = items else {
-            return items;
-        };
-        Value::Array(
-            items
-                .into_iter()
-                .map(|mut item| {
-                    if let Value::Object(obj) = &mut item {
-                        for (byte_key, key) in [("start", "start_utf16"), ("end", "end_utf16")] {
-                            let at = obj.get(byte_key).and_then(Value::as_u64).unwrap_or(0);
-                            let at = usize::try_from(at).unwrap_or(usize::MAX);
-                            obj.insert(key.into(), json!(utf16_offset(text, at)));
-                        }
-                    }
-                    item
-                })
-                .collect(),
-        )
+    rec.insert("findings".into(), layout.spans(json!(d.findings), true));
+    rec.insert("suppressed".into(), layout.spans(json!(d.suppressed), true));
+    let readings = json!(d.readings);
+    let readings = if layout.subject.is_some() {
+        layout.spans(readings, false)
+    } else {
+        readings
     };
-    rec.insert("findings".into(), with_utf16(json!(d.findings)));
-    rec.insert("suppressed".into(), with_utf16(json!(d.suppressed)));
-    rec.insert("readings".into(), json!(d.readings));
+    rec.insert("readings".into(), readings);
     rec.insert("advice".into(), json!(d.advice));
     rec.insert("summary".into(), json!(d.summary));
-    Value::Object(rec)
+    Answer { id, fields: rec }
+}
+
+/// Classify one message: its subject (if any and not blank), a blank line,
+/// then its text, as one text.
+fn classify_message(service: &Service, m: Message) -> Answer {
+    let Message { id, subject, text } = m;
+    let joined = subject
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| format!("{s}{FIELD_SEPARATOR}{text}"));
+    let text_at = joined.as_ref().map_or(0, |j| j.len() - text.len());
+    let d = service
+        .engine
+        .classify(joined.as_deref().unwrap_or(text.as_str()));
+    service.metrics.route(d.route);
+    let layout = Layout {
+        subject: subject.as_deref(),
+        text_at,
+        text: &text,
+    };
+    record(id, &layout, &d)
 }
 
 /// Up to this many bytes of text (about 1 ms of `classify`) are classified
 /// right on the async worker; more goes to the blocking pool.
 const INLINE_MAX_BYTES: usize = 4096;
 
-fn classify_each(service: &Service, messages: &[Message]) -> Vec<Value> {
+fn classify_each(service: &Service, messages: Vec<Message>) -> Vec<Answer> {
     messages
-        .iter()
-        .map(|m| {
-            let d = service.engine.classify(&m.text);
-            service.metrics.route(d.route);
-            record(&m.id, &m.text, &d)
-        })
+        .into_iter()
+        .map(|m| classify_message(service, m))
         .collect()
 }
 
@@ -351,16 +572,19 @@ fn classify_each(service: &Service, messages: &[Message]) -> Vec<Value> {
 /// async workers stay free to answer other requests, `/healthz` and
 /// `/metrics`, while a large batch runs, and a burst queues instead of
 /// starting hundreds of threads.
-async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<Value> {
-    let bytes: usize = messages.iter().map(|m| m.text.len()).sum();
+async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<Answer> {
+    let bytes: usize = messages
+        .iter()
+        .map(|m| m.text.len() + m.subject.as_ref().map_or(0, String::len))
+        .sum();
     if bytes <= INLINE_MAX_BYTES {
-        return classify_each(service, &messages);
+        return classify_each(service, messages);
     }
     // The semaphore is never closed; if it were, classify without the
     // bound rather than fail the request.
     let _permit = service.classify_slots.acquire().await.ok();
     let svc = Arc::clone(service);
-    let job = tokio::task::spawn_blocking(move || classify_each(&svc, &messages));
+    let job = tokio::task::spawn_blocking(move || classify_each(&svc, messages));
     // The engine never panics on any text; a join error would mean it did.
     job.await.unwrap_or_default()
 }
@@ -369,7 +593,7 @@ async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<Value> {
 pub async fn triage(State(service): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let run = async {
         let (_, bytes) = expect_media(&headers, body, service.body, &["application/json"]).await?;
-        let message = message_of(parse_json(&bytes)?).map_err(|(_, e)| e)?;
+        let message = message_of(parse_json(strip_bom(&bytes))?).map_err(|(_, e)| e)?;
         let mut out = classify_all(&service, vec![message]).await;
         out.pop().ok_or_else(|| {
             ApiError::new(
@@ -389,7 +613,7 @@ pub async fn triage(State(service): State<Shared>, headers: HeaderMap, body: Bod
 enum Item {
     Message(Message),
     Error {
-        id: Value,
+        id: Id,
         line: Option<usize>,
         error: ApiError,
     },
@@ -407,9 +631,10 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
             &["application/json", "application/x-ndjson"],
         )
         .await?;
+        let bytes = strip_bom(&bytes);
         let items = if media == "application/json" {
-            match parse_json(&bytes)? {
-                Value::Array(values) => values
+            match serde_json::from_str::<Vec<&RawValue>>(parse_json(bytes)?.get()) {
+                Ok(values) => values
                     .into_iter()
                     .map(|v| match message_of(v) {
                         Ok(m) => Item::Message(m),
@@ -420,7 +645,7 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
                         },
                     })
                     .collect::<Vec<Item>>(),
-                _ => {
+                Err(_) => {
                     return Err(ApiError::bad(
                         "not-an-array",
                         "expected a JSON array of messages like [{\"text\": \"...\"}] (or NDJSON with Content-Type: application/x-ndjson)",
@@ -428,7 +653,7 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
                 }
             }
         } else {
-            ndjson_items(&bytes)
+            ndjson_items(bytes)
         };
         if items.len() > service.max_batch_items {
             return Err(ApiError::new(
@@ -449,7 +674,7 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
     };
     // Classify the good messages in one blocking job, then put the errors
     // back in their places.
-    let mut slots: Vec<Option<Value>> = Vec::with_capacity(items.len());
+    let mut slots: Vec<Option<Answer>> = Vec::with_capacity(items.len());
     let mut messages = Vec::new();
     let mut errors = 0usize;
     for item in items {
@@ -462,21 +687,38 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
                 errors += 1;
                 service.metrics.error(error.code);
                 let mut rec = Map::new();
-                rec.insert("id".into(), id);
+                rec.insert("id".into(), Value::Null);
                 if let Some(line) = line {
                     rec.insert("line".into(), json!(line));
                 }
                 rec.insert("error".into(), error.body());
-                slots.push(Some(Value::Object(rec)));
+                slots.push(Some(Answer { id, fields: rec }));
             }
         }
     }
     let mut done = classify_all(&service, messages).await.into_iter();
-    let results: Vec<Value> = slots
+    let results: Vec<Answer> = slots
         .into_iter()
-        .map(|slot| slot.or_else(|| done.next()).unwrap_or(Value::Null))
+        .map(|slot| {
+            // One answer per message, always: a missing decision (the
+            // engine never panics, so never) still gets an item.
+            slot.or_else(|| done.next()).unwrap_or_else(|| {
+                let error = ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the message could not be classified",
+                );
+                let mut rec = Map::new();
+                rec.insert("id".into(), Value::Null);
+                rec.insert("error".into(), error.body());
+                Answer {
+                    id: Id::Null,
+                    fields: rec,
+                }
+            })
+        })
         .collect();
-    json_response(&json!({"results": results, "errors": errors}))
+    json_response(&BatchAnswer { errors, results })
 }
 
 /// NDJSON lines to items; blank lines are not messages; a line that is not
@@ -500,11 +742,7 @@ fn ndjson_items(bytes: &[u8]) -> Vec<Item> {
             },
             Err(error) => {
                 // Salvage the id of a broken line, as `score` does.
-                let id = std::str::from_utf8(line)
-                    .ok()
-                    .and_then(|l| crate::cli::score::salvage(l, "id"))
-                    .filter(|v| v.is_string() || v.is_number())
-                    .unwrap_or(Value::Null);
+                let id = std::str::from_utf8(line).ok().map_or(Id::Null, salvage_id);
                 Item::Error {
                     id,
                     line: Some(line_no),
@@ -515,6 +753,19 @@ fn ndjson_items(bytes: &[u8]) -> Vec<Item> {
         items.push(item);
     }
     items
+}
+
+/// The id of a line that is not valid JSON, if it can be found: a string
+/// as `score` salvages it, a number as written.
+fn salvage_id(line: &str) -> Id {
+    match crate::cli::score::salvage(line, "id") {
+        Some(Value::String(s)) => Id::Text(s),
+        Some(Value::Number(_)) => {
+            // `salvage` read the number as a float; take its text instead.
+            crate::cli::score::salvage_number_text(line, "id").map_or(Id::Null, Id::Number)
+        }
+        _ => Id::Null,
+    }
 }
 
 /// `GET /healthz`.
@@ -654,6 +905,90 @@ mod tests {
         assert!(!message.contains("chest"), "{message}");
     }
 
+    fn id_json(id: &Id) -> String {
+        serde_json::to_string(id).unwrap_or_default()
+    }
+
+    fn parse_message(body: &str) -> Result<Message, (Id, ApiError)> {
+        match parse_json(strip_bom(body.as_bytes())) {
+            Ok(raw) => message_of(raw),
+            Err(e) => Err((Id::Null, e)),
+        }
+    }
+
+    #[test]
+    fn ids_are_kept_as_written() {
+        for (body, id) in [
+            (
+                r#"{"id": 18446744073709551616, "text": "a"}"#,
+                "18446744073709551616",
+            ),
+            (r#"{"id": 1e2, "text": "a"}"#, "1e2"),
+            (r#"{"id": -0.50, "text": "a"}"#, "-0.50"),
+            (r#"{"id": 7, "text": "a"}"#, "7"),
+            (r#"{"id": "caf\u00e9", "text": "a"}"#, "\"café\""),
+            (r#"{"id": null, "text": "a"}"#, "null"),
+            (r#"{"text": "a"}"#, "null"),
+        ] {
+            let m = parse_message(body).map_err(|(_, e)| e.code);
+            assert_eq!(
+                m.as_ref().map(|m| id_json(&m.id)),
+                Ok(id.to_string()),
+                "{body}"
+            );
+        }
+        for body in [
+            r#"{"id": [1], "text": "a"}"#,
+            r#"{"id": true, "text": "a"}"#,
+        ] {
+            let code = parse_message(body).err().map(|(_, e)| e.code);
+            assert_eq!(code, Some("bad-id"), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let m = parse_message("\u{feff}{\"text\": \"refill\"}");
+        assert_eq!(m.ok().map(|m| m.text), Some("refill".to_string()));
+        let items = ndjson_items(strip_bom(
+            b"\xEF\xBB\xBF{\"text\": \"a\"}\n{\"text\": \"b\"}\n",
+        ));
+        assert!(items.iter().all(|i| matches!(i, Item::Message(_))));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_naming_the_key_only() {
+        for (body, named, id) in [
+            (
+                r#"{"text": "chest pain", "text": "refill"}"#,
+                Some("text"),
+                "null",
+            ),
+            (r#"{"id": 4, "text": "a", "text": "b"}"#, Some("text"), "4"),
+            (r#"{"id": 1, "id": 2, "text": "a"}"#, Some("id"), "null"),
+            (r#"{"text": "a", "x": 1, "x": 2}"#, Some("x"), "null"),
+            (
+                r#"{"text": "a", "zebracorn chest": 1, "zebracorn chest": 2}"#,
+                None,
+                "null",
+            ),
+        ] {
+            let Err((got_id, e)) = parse_message(body) else {
+                panic!("{body} was accepted");
+            };
+            assert_eq!(e.code, "duplicate-field", "{body}");
+            assert_eq!(id_json(&got_id), id, "{body}");
+            match named {
+                Some(key) => assert!(e.message.contains(&format!("`{key}`")), "{}", e.message),
+                None => assert!(!e.message.contains("zebracorn"), "{}", e.message),
+            }
+            assert!(!e.message.contains("chest") && !e.message.contains("refill"));
+        }
+        // Keys repeated deeper, in a field the service does not read, are
+        // not the message's: accepted.
+        assert!(parse_message(r#"{"text": "a", "meta": {"k": 1, "k": 2}}"#).is_ok());
+    }
+
     #[test]
     fn ndjson_keeps_every_line_in_order() {
         let body =
@@ -670,7 +1005,7 @@ mod tests {
         assert_eq!(codes, ["ok", "bad-json", "not-an-object", "missing-text"]);
         match &items[1] {
             Item::Error { id, line, .. } => {
-                assert_eq!(id, &json!(2));
+                assert_eq!(id_json(id), "2");
                 assert_eq!(*line, Some(3));
             }
             Item::Message(_) => panic!("line 3 is broken"),

@@ -4,7 +4,7 @@
 Python 3 standard library only (asyncio); loopback only; bounded: every
 scenario has a fixed number of connections and requests and a deadline.
 
-  benches/serve-hostile.py bodies [--concurrency 8 64 256] [--requests 2] [--size 1048576]
+  benches/serve-hostile.py bodies [--concurrency 8 64 256] [--requests 2] [--size 1048576] [--many-findings]
       For each concurrency C: start a fresh release server (`--quiet` plus
       any --serve-arg), let C clients each send --requests POSTs of a
       --size-byte JSON body to /v1/triage (one request per connection),
@@ -110,8 +110,13 @@ def post_head(port, length):
     ).encode()
 
 
-async def bodies_run(host, port, pid, concurrency, requests, size):
-    text = (MESSAGE * (size // len(MESSAGE) + 1))[: size - 64]
+# The worst answer per byte found: 25,000 findings ("dolor" reads as pain)
+# make an 8 MB answer to a 1 MiB message.
+MANY_FINDINGS = "lorem ipsum dolor sit amet refill please "
+
+
+async def bodies_run(host, port, pid, concurrency, requests, size, message):
+    text = (message * (size // len(message) + 1))[: size - 64]
     body = json.dumps({"id": "big", "text": text}).encode()
     head = post_head(port, len(body))
     statuses = {}
@@ -156,7 +161,8 @@ async def bodies_run(host, port, pid, concurrency, requests, size):
 
 def bodies(args):
     print(
-        f"serve-hostile bodies: {args.size}-byte messages, {args.requests} per client, "
+        f"serve-hostile bodies: {args.size}-byte messages"
+        f"{' (many findings)' if args.many_findings else ''}, {args.requests} per client, "
         f"{os.cpu_count()} cores, serve args {args.serve_arg or []}"
     )
     print(
@@ -167,7 +173,10 @@ def bodies(args):
         proc, host, port = start_server(args.binary, args.serve_arg or [])
         try:
             statuses, health, hwm, after, elapsed, _ = asyncio.run(
-                bodies_run(host, port, proc.pid, c, args.requests, args.size)
+                bodies_run(
+                    host, port, proc.pid, c, args.requests, args.size,
+                    MANY_FINDINGS if args.many_findings else MESSAGE,
+                )
             )
         finally:
             stop_server(proc)
@@ -246,6 +255,7 @@ def main():
     p.add_argument("--concurrency", type=int, nargs="+", default=[8, 64, 256])
     p.add_argument("--requests", type=int, default=2)
     p.add_argument("--size", type=int, default=1 << 20)
+    p.add_argument("--many-findings", action="store_true", help="bodies: a text with 25,000 findings per MiB")
     p.add_argument("--connections", type=int, default=3000)
     p.add_argument("--deadline", type=float, default=120)
     args = p.parse_args()

@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// The largest request head (request line and headers) read, in bytes
-/// (hyper's read buffer; larger: 431). Bounds what a connection that is
-/// still sending its head can hold.
-const MAX_HEAD_BYTES: usize = 64 << 10;
+/// hyper's read buffer limit, in bytes: a request head (request line and
+/// headers) still incomplete once the buffer holds this much is refused
+/// with 431, so no head over twice this (64 KiB) is accepted; bounds what
+/// a connection that is still sending its head can hold.
+const MAX_HEAD_BYTES: usize = 32 << 10;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -63,7 +64,8 @@ endpoint, status and latency; never the text, the query or the body.
 --quiet drops those lines.
 
 Shutdown: SIGTERM or Ctrl-C stops accepting connections, lets the requests
-in flight finish, then exits 0.
+in flight finish, then exits 0; one that arrives while the rules are still
+loading exits 0 without listening.
 
 Exit codes: 0 stopped cleanly; 2 usage or rule error, or the address could
 not be bound.
@@ -274,8 +276,13 @@ pub fn run(args: Args) -> i32 {
     // The runtime and the signal handlers first: a SIGTERM at any moment
     // from here on stops the service cleanly (exit 0), even while the rules
     // are still loading.
+    // Blocking threads: only the classification of long texts and batches
+    // uses them, one job per core at a time (a semaphore); more threads
+    // would only mean more malloc arenas holding freed memory.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(cores)
         .build()
     {
         Ok(rt) => rt,

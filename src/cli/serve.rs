@@ -24,6 +24,25 @@ use tokio::sync::Semaphore;
 /// a connection that is still sending its head can hold.
 const MAX_HEAD_BYTES: usize = 32 << 10;
 
+/// The listen queue: connections past --max-connections wait here (the
+/// kernel caps it at net.core.somaxconn); the standard library's 128 fills
+/// at once under a burst, and a client whose connection attempt is dropped
+/// retries only after 1, 3, 7 s.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Bind `addr` and listen, with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 #[derive(clap::Args)]
 #[command(after_help = "\
 Endpoints:
@@ -336,7 +355,7 @@ async fn serve(args: Args) -> i32 {
         next: AtomicU64::new(0),
         quiet: args.quiet,
     });
-    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+    let listener = match listen(args.addr) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("portal-triage: cannot listen on {}: {e}", args.addr);

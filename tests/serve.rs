@@ -1299,3 +1299,267 @@ fn a_body_that_stops_arriving_gets_408() {
     let (code, _, err) = common::run_cli(&["serve", "--body-timeout", "0"], b"");
     assert_eq!(code, 2, "{err}");
 }
+
+// ---- Hostile clients: slow heads, too many connections, overload ----
+
+/// Read from `stream` until EOF, an error or `within`; the bytes read and
+/// whether the connection ended (EOF or reset) in that time.
+fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + within;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return (raw, false);
+        }
+        stream.set_read_timeout(Some(left)).expect("timeout");
+        match stream.read(&mut buf) {
+            Ok(0) => return (raw, true),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (raw, false);
+            }
+            Err(_) => return (raw, true),
+        }
+    }
+}
+
+#[test]
+fn a_request_head_that_stops_arriving_is_cut_off_after_the_header_timeout() {
+    let server = Server::start(&["--header-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let started = std::time::Instant::now();
+    stream
+        .write_all(b"POST /v1/triage HTTP/1.1\r\nHost: x\r\nContent-Type: applic")
+        .expect("send part of a head");
+    let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(10));
+    let open_for = started.elapsed();
+    assert!(closed, "the connection is still open after 10 s");
+    assert!(
+        open_for >= Duration::from_millis(400) && open_for < Duration::from_secs(5),
+        "closed after {open_for:?}, not about 0.5 s"
+    );
+    // An idle keep-alive connection is closed the same way; requests on it
+    // before that work.
+    let mut keep = TcpStream::connect(server.addr).expect("connect");
+    for _ in 0..2 {
+        keep.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        let (raw, closed) = read_until_closed(&mut keep, Duration::from_millis(300));
+        assert!(!closed, "keep-alive: the connection stays open");
+        assert!(
+            raw.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&raw)
+        );
+    }
+    let (_, closed) = read_until_closed(&mut keep, Duration::from_secs(10));
+    assert!(closed, "an idle keep-alive connection is closed");
+    assert_eq!(server.get("/healthz").status, 200);
+    let (code, _, err) = common::run_cli(&["serve", "--header-timeout", "0"], b"");
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn connections_over_the_cap_wait_until_one_closes() {
+    let server = Server::start(&["--max-connections", "2", "--header-timeout", "60"]);
+    let mut holders: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).expect("connect");
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .expect("send part of a head");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The third connection is queued, not served.
+    let mut third = TcpStream::connect(server.addr).expect("the listen queue takes it");
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send a request");
+    let (raw, closed) = read_until_closed(&mut third, Duration::from_millis(800));
+    assert!(
+        raw.is_empty() && !closed,
+        "a connection over the cap was served: {}",
+        String::from_utf8_lossy(&raw)
+    );
+    // One closes: the third is served.
+    holders.pop();
+    let (rest, closed) = read_until_closed(&mut third, Duration::from_secs(20));
+    assert!(closed);
+    let r = common::server::parse_response(&[raw, rest].concat());
+    assert_eq!(r.status, 200);
+    drop(holders);
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+/// Send the head and part of a body of `len` bytes to `/v1/triage`; the
+/// request stays in flight until the rest is sent.
+fn start_slow_post(server: &Server, len: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let head = format!(
+        "POST /v1/triage HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n{{\"text\": \""
+    );
+    stream.write_all(head.as_bytes()).expect("send");
+    stream
+}
+
+fn finish_slow_post(mut stream: TcpStream, len: usize) -> Response {
+    let sent = "{\"text\": \"".len();
+    let rest = format!("{}\"}}", "a".repeat(len - sent - 2));
+    stream.write_all(rest.as_bytes()).expect("send the rest");
+    read_response(stream)
+}
+
+fn assert_overloaded(r: &Response) {
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(error_code(r), "overloaded");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    check_documented(&openapi_doc(), "POST", "/v1/triage", r);
+}
+
+#[test]
+fn requests_over_the_in_flight_limit_get_503_with_retry_after() {
+    let server = Server::start(&["--max-inflight-requests", "1"]);
+    let slow = start_slow_post(&server, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let r = server.post_json("/v1/triage", &json!({"text": ROUTINE}).to_string());
+    assert_overloaded(&r);
+    let r = server.post_json("/v1/triage/batch", &json!([{"text": ROUTINE}]).to_string());
+    assert_eq!(r.status, 503);
+    check_documented(&openapi_doc(), "POST", "/v1/triage/batch", &r);
+    // Health and metrics are not counted.
+    assert_eq!(server.get("/healthz").status, 200);
+    assert!(
+        server
+            .get("/metrics")
+            .text()
+            .contains("portal_triage_errors_total{code=\"overloaded\"} 2")
+    );
+    assert_eq!(finish_slow_post(slow, 200).status, 200);
+    let r = server.post_json("/v1/triage", &json!({"text": ROUTINE}).to_string());
+    assert_eq!(r.status, 200, "the slot was given back");
+}
+
+#[test]
+fn bytes_over_the_in_flight_limit_get_503_declared_or_chunked() {
+    let server = Server::start(&["--max-inflight-bytes", "1000", "--max-body-bytes", "1000"]);
+    let slow = start_slow_post(&server, 800);
+    std::thread::sleep(Duration::from_millis(200));
+    // 800 + 300 declared bytes do not fit in 1000.
+    let body = format!("{{\"text\": \"{}\"}}", "a".repeat(300 - 12));
+    assert_eq!(body.len(), 300);
+    assert_overloaded(&server.post_json("/v1/triage", &body));
+    // Nor do 300 chunked bytes (reserved as they arrive).
+    let mut chunked = TcpStream::connect(server.addr).expect("connect");
+    let head = format!(
+        "POST /v1/triage HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    chunked.write_all(head.as_bytes()).expect("send");
+    assert_overloaded(&read_response(chunked));
+    // A small one fits.
+    let small = json!({"text": "refill"}).to_string();
+    assert_eq!(server.post_json("/v1/triage", &small).status, 200);
+    assert_eq!(finish_slow_post(slow, 800).status, 200);
+    // Everything was given back: a body of 900 bytes fits again.
+    let big = format!("{{\"text\": \"{}\"}}", "a".repeat(900 - 12));
+    assert_eq!(server.post_json("/v1/triage", &big).status, 200);
+    let (code, _, err) = common::run_cli(
+        &[
+            "serve",
+            "--max-inflight-bytes",
+            "10",
+            "--max-body-bytes",
+            "100",
+        ],
+        b"",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-inflight-bytes"), "{err}");
+}
+
+#[test]
+fn a_megabyte_message_with_thousands_of_findings_is_answered_in_linear_time() {
+    // 25,000 findings over 1 MiB: the UTF-16 offsets were counted from the
+    // start of the text for each one (27 s in a release build).
+    let server = Server::start(&["--quiet"]);
+    let text: String = "lorem ipsum dolor sit amet refill please "
+        .repeat(25_000)
+        .chars()
+        .take((1 << 20) - 64)
+        .collect();
+    let body = json!({"text": text}).to_string();
+    let started = std::time::Instant::now();
+    let r = server.post_json("/v1/triage", &body);
+    let took = started.elapsed();
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let findings = v["findings"].as_array().map_or(0, Vec::len);
+    assert!(findings > 20_000, "{findings} findings");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_at_any_moment_of_start_up_exits_0() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // None: right after the "starting" line (the rules are loading);
+    // otherwise that long after the process started.
+    for delay in [None, Some(150), Some(400), Some(1000), Some(2500)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portal-triage"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let spawned = std::time::Instant::now();
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line.clone());
+                lines.push(line);
+            }
+            lines
+        });
+        match delay {
+            None => loop {
+                let line = rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .expect("a start-up line");
+                if line.contains("starting") {
+                    break;
+                }
+            },
+            Some(ms) => {
+                std::thread::sleep(Duration::from_millis(ms).saturating_sub(spawned.elapsed()));
+            }
+        }
+        let pid = child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = child.wait().expect("wait");
+        let lines = reader.join().expect("reader").join("\n");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "delay {delay:?}: {status:?}\n{lines}"
+        );
+        assert!(lines.contains("stopped"), "delay {delay:?}: {lines}");
+    }
+}

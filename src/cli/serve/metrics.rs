@@ -32,7 +32,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// The error codes of [`super::api::ApiError`], counted one by one.
-pub const ERROR_CODES: [&str; 15] = [
+pub const ERROR_CODES: [&str; 16] = [
     "bad-json",
     "not-an-array",
     "not-an-object",
@@ -48,6 +48,7 @@ pub const ERROR_CODES: [&str; 15] = [
     "method-not-allowed",
     "bad-body",
     "internal",
+    "overloaded",
 ];
 
 /// All the service's counters.

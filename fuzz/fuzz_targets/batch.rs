@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 #[allow(dead_code)]
 #[path = "../../src/cli/score"]
 mod score {
+    pub mod csv_rows;
     pub mod fields;
     pub mod input;
     pub mod record;

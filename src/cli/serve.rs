@@ -318,14 +318,16 @@ pub fn run(args: Args) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let code = runtime.block_on(serve(args));
+    let code = runtime.block_on(serve(args, cores));
     // A rule load abandoned on a signal may still be running on its
     // thread: do not wait for it.
     runtime.shutdown_background();
     code
 }
 
-async fn serve(args: Args) -> i32 {
+/// Load the rules and serve until a signal; `cores` bounds the
+/// classifications at once.
+async fn serve(args: Args, cores: usize) -> i32 {
     let mut stop = Stop::install();
     eprintln!("portal-triage: starting: loading the rules");
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -343,7 +345,6 @@ async fn serve(args: Args) -> i32 {
             return EXIT_OK;
         }
     };
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let service = Arc::new(api::Service {
         rule_count: engine.rules().rules().count(),
         engine,

@@ -576,17 +576,14 @@ fn check_json_fields(
     ))
 }
 
-/// Does the first line, read as a CSV header, name the text column?
+/// Does the first row, read as a CSV header by the same row reader that
+/// reads the header when the input is scored, name the text column?
 fn csv_header_has_text(head: &[u8], fields: &Fields) -> bool {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(head);
-    let mut record = csv::ByteRecord::new();
-    match reader.read_byte_record(&mut record) {
-        Ok(true) => {
-            let text = fields.text(Format::Csv);
-            record.len() > 1 && record.iter().any(|c| c == text.as_str().as_bytes())
+    let mut rows = RowCutter::new(Box::new(Cursor::new(head.to_vec())));
+    match rows.next_row() {
+        Ok(Some(row)) => {
+            let text = fields.text(Format::Csv).as_str().as_bytes();
+            row.width > 1 && (0..row.width).any(|i| rows.cell(i) == Some(text))
         }
         _ => false,
     }

@@ -485,24 +485,33 @@ pub fn number_text(line: &str, path: &FieldPath) -> Option<Box<RawValue>> {
 /// The text of the number after `"field":` in a line that is not valid JSON
 /// (what [`salvage`] reads as a float), when it is a JSON number.
 pub fn salvage_number_text(line: &str, field: &str) -> Option<Box<RawValue>> {
+    let number = number_prefix(value_after_key(line, field)?);
+    serde_json::from_str::<&RawValue>(number)
+        .ok()
+        .map(ToOwned::to_owned)
+}
+
+/// What follows `"field":` (and the spaces after the colon) in a line that
+/// is not valid JSON.
+fn value_after_key<'a>(line: &'a str, field: &str) -> Option<&'a str> {
     let key = format!("\"{field}\"");
     let at = line.find(&key)? + key.len();
-    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    Some(line[at..].trim_start().strip_prefix(':')?.trim_start())
+}
+
+/// The characters a JSON number can have, from the start of `rest`.
+fn number_prefix(rest: &str) -> &str {
     let len = rest
         .find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+')))
         .unwrap_or(rest.len());
-    serde_json::from_str::<&RawValue>(&rest[..len])
-        .ok()
-        .map(ToOwned::to_owned)
+    &rest[..len]
 }
 
 /// Find `"field": value` in a line that is not valid JSON and decode the
 /// value: a string (up to its closing quote, or the end of the line when the
 /// record was cut), or a number.
 pub fn salvage(line: &str, field: &str) -> Option<Value> {
-    let key = format!("\"{field}\"");
-    let at = line.find(&key)? + key.len();
-    let rest = line[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = value_after_key(line, field)?;
     if let Some(body) = rest.strip_prefix('"') {
         let mut end = None;
         let mut escaped = false;
@@ -522,11 +531,7 @@ pub fn salvage(line: &str, field: &str) -> Option<Value> {
             .unwrap_or_else(|_| literal.to_string());
         return Some(Value::String(decoded));
     }
-    let number: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | 'e' | 'E' | '+'))
-        .collect();
-    serde_json::from_str::<serde_json::Number>(&number)
+    serde_json::from_str::<serde_json::Number>(number_prefix(rest))
         .ok()
         .map(Value::Number)
 }

@@ -153,10 +153,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limits: BodyLimits) -> Resul
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let expects_continue = headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if declared.is_some_and(|n| n > limit as u64) && expects_continue {
+    if declared.is_some_and(|n| n > limit as u64) && expects_continue(headers) {
         return Err(too_large());
     }
     let read = async {
@@ -230,15 +227,20 @@ fn is_overloaded(e: &axum::Error) -> bool {
     false
 }
 
+/// Did the client send `Expect: 100-continue` (it sends the body only when
+/// asked to, so a refused body need not be drained)?
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
 /// Read and drop a body the answer does not need (so the client reads the
 /// answer rather than a reset connection), keeping none of it; up to
 /// [`DRAIN_LIMIT`] bytes and `--body-timeout`. A client that waits for
 /// `100 Continue` is not asked to send it.
 pub async fn drain_body(headers: &HeaderMap, body: Body, limits: BodyLimits) {
-    let expects_continue = headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if expects_continue {
+    if expects_continue(headers) {
         return;
     }
     let drain = async {

@@ -1,26 +1,17 @@
 //! The batch reader of `portal-triage score` on arbitrary input: any bytes,
 //! as any format (auto, JSON Lines, CSV, text, FHIR), possibly gzip. Every
 //! record cut out of the input is scored and accounted for, the reader
-//! always ends, and nothing panics. The reader's sources are included from
-//! the binary crate by path (they are not part of the library's API).
+//! always ends, and nothing panics. The reader is the
+//! `portal-triage-archive` crate.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use portal_triage::{RuleSet, Triage};
 use std::sync::OnceLock;
 
-#[allow(dead_code)]
-#[path = "../../src/cli/score"]
-mod score {
-    pub mod csv_rows;
-    pub mod fields;
-    pub mod input;
-    pub mod record;
-}
-
-use score::fields::Fields;
-use score::input::{Counters, FormatArg, Records, open};
-use score::record::{Timing, score as score_record};
+use portal_triage_archive::fields::Fields;
+use portal_triage_archive::input::{Counters, FormatArg, Records, open};
+use portal_triage_archive::record::{Timing, score as score_record};
 
 /// A small engine: this target is about reading, not about the rules.
 fn engine() -> &'static Triage {

@@ -1,10 +1,10 @@
 //! The demo compose page end to end in headless Chromium: the real service,
-//! and `tests/browser/e2e.mjs` (Node + playwright-core driving Debian's
+//! and `crates/cli/tests/browser/e2e.mjs` (Node + playwright-core driving Debian's
 //! `/usr/bin/chromium`), keyboard only. It types an emergency and a routine
 //! message (and text with accents and emoji, a self-harm message, and a
 //! failing service) and checks what the page shows and announces.
 //!
-//! Skips with a visible notice (`SKIPPED: ...` on stderr) when Chromium, Node or `tests/browser/node_modules`
+//! Skips with a visible notice (`SKIPPED: ...` on stderr) when Chromium, Node or `crates/cli/tests/browser/node_modules`
 //! is missing, unless `PORTAL_TRIAGE_REQUIRE_BROWSER=1` (CI), then fails.
 //! The screenshot of the emergency warning goes to
 //! `$PORTAL_TRIAGE_SCREENSHOT`, else `target/compose-emergency.png`.
@@ -25,7 +25,7 @@ fn missing_requirement(dir: &Path) -> Option<String> {
     }
     if !dir.join("node_modules/playwright-core").is_dir() {
         return Some(format!(
-            "{} is absent (run `npm ci` in tests/browser)",
+            "{} is absent (run `npm ci` in crates/cli/tests/browser)",
             dir.join("node_modules/playwright-core").display()
         ));
     }
@@ -49,7 +49,9 @@ fn compose_page_warns_about_an_emergency_in_chromium() {
     }
     let screenshot = std::env::var_os("PORTAL_TRIAGE_SCREENSHOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/compose-emergency.png"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compose-emergency.png")
+        });
     if let Some(parent) = screenshot.parent() {
         std::fs::create_dir_all(parent).expect("the screenshot folder can be made");
     }

@@ -14,8 +14,10 @@
 pub mod csv_rows;
 pub mod fields;
 pub mod input;
+pub mod json_record;
 pub mod labeled;
 pub mod output;
 pub mod record;
 
+pub use json_record::{Id, JsonRecord};
 pub use record::{Members, salvage, salvage_number_text};

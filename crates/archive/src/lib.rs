@@ -16,6 +16,7 @@ pub mod fields;
 pub mod input;
 pub mod json_record;
 pub mod labeled;
+pub mod metrics;
 pub mod output;
 pub mod record;
 

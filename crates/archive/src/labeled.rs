@@ -166,20 +166,3 @@ fn read_one(
         });
     }
 }
-
-/// [`read`], reporting on stderr: a failure (the caller then exits with
-/// `EXIT_ERROR`) or each line left out (ids and line numbers only).
-pub fn read_reporting(paths: &[PathBuf], need_route: bool) -> Option<(Vec<Record>, Vec<Problem>)> {
-    match read(paths, need_route) {
-        Ok((records, problems)) => {
-            for p in &problems {
-                eprintln!("portal-triage: {p}; line left out");
-            }
-            Some((records, problems))
-        }
-        Err(e) => {
-            eprintln!("portal-triage: {e}");
-            None
-        }
-    }
-}

@@ -2,11 +2,10 @@
 //! to, written a whole batch of whole records at a time.
 
 use crate::input::Format;
+use crate::json_record::{Flags, JsonRecord};
 use crate::record::Scored;
 use portal_triage::Route;
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -103,13 +102,8 @@ impl Layout {
             OutputFormat::Jsonl => {
                 let mut out = Vec::with_capacity(records.len() * 160);
                 for r in records {
-                    // A Value always serializes.
-                    let _ = match (self.json(r), &r.id_text) {
-                        (Value::Object(rec), Some(id)) => {
-                            serde_json::to_writer(&mut out, &ExactId { rec: &rec, id })
-                        }
-                        (rec, _) => serde_json::to_writer(&mut out, &rec),
-                    };
+                    // A record of JSON values always serializes.
+                    let _ = serde_json::to_writer(&mut out, &self.json(r));
                     out.push(b'\n');
                 }
                 out
@@ -118,37 +112,29 @@ impl Layout {
         }
     }
 
-    fn json(&self, r: &Scored) -> Value {
+    /// The JSON record of `r`: the decision's head, then where it came
+    /// from and what was wrong, the kept fields, and with `--explain` the
+    /// explanation.
+    pub fn json(&self, r: &Scored) -> JsonRecord {
         let d = &r.decision;
-        let mut rec = Map::new();
-        rec.insert("id".into(), r.id.clone());
-        rec.insert("route".into(), json!(d.route));
-        rec.insert("score".into(), json!(d.score));
-        rec.insert("rules".into(), json!(d.rule_ids()));
-        if !d.flags.is_empty() {
-            rec.insert("flags".into(), json!(d.flags));
-        }
+        let mut rec = JsonRecord::decision(r.id.clone(), d, Flags::WhenPresent);
         if self.multi() {
-            rec.insert("file".into(), json!(self.input_name(r.source)));
+            rec.insert("file", json!(self.input_name(r.source)));
         }
         if let Some(e) = &r.error {
-            rec.insert("error".into(), json!(e.message));
-            rec.insert("line".into(), json!(r.line));
+            rec.insert("error", json!(e.message));
+            rec.insert("line", json!(r.line));
         }
         if r.format == Format::Fhir {
-            rec.insert("priority".into(), json!(priority(d.route)));
+            rec.insert("priority", json!(priority(d.route)));
         }
         for (name, value) in self.keep.iter().zip(&r.kept) {
             rec.insert(name.clone(), value.clone());
         }
         if self.explain {
-            rec.insert("findings".into(), json!(d.findings));
-            rec.insert("suppressed".into(), json!(d.suppressed));
-            rec.insert("readings".into(), json!(d.readings));
-            rec.insert("advice".into(), json!(d.advice));
-            rec.insert("summary".into(), json!(d.summary));
+            rec.explain_as_is(d);
         }
-        Value::Object(rec)
+        rec
     }
 
     fn csv_row(&self, r: &Scored) -> Vec<String> {
@@ -159,9 +145,7 @@ impl Layout {
             .map(|f| json!(f).as_str().unwrap_or_default().to_string())
             .collect();
         let mut row = vec![
-            r.id_text
-                .as_ref()
-                .map_or_else(|| cell(&r.id), |id| id.get().to_string()),
+            r.id.plain(),
             d.route.as_str().to_string(),
             json!(d.score).to_string(),
             d.rule_ids().join(" "),
@@ -192,28 +176,6 @@ impl Layout {
             row.push(d.summary.clone());
         }
         row
-    }
-}
-
-/// A record whose numeric id is written as it was read (its digits, not
-/// the nearest float).
-struct ExactId<'a> {
-    rec: &'a Map<String, Value>,
-    id: &'a RawValue,
-}
-
-impl Serialize for ExactId<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.rec.len()))?;
-        for (key, value) in self.rec {
-            if key == "id" {
-                map.serialize_entry(key, self.id)?;
-            } else {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.end()
     }
 }
 

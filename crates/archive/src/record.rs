@@ -4,6 +4,7 @@
 use crate::csv_rows::{Damage, Unclosed};
 use crate::fields::{FieldPath, Fields};
 use crate::input::{CsvRow, Format, MAX_RECORD_BYTES, Raw, RawData};
+use crate::json_record::Id;
 use portal_triage::{Decision, Triage};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -97,11 +98,10 @@ pub struct Scored {
     pub format: Format,
     /// The line where the record starts.
     pub line: u64,
-    /// The id (null when none could be found).
-    pub id: Value,
-    /// A numeric id as written in the input (`18446744073709551616`, `1e2`),
-    /// echoed instead of `id`'s nearest 64-bit float.
-    pub id_text: Option<Box<RawValue>>,
+    /// The id (null when none could be found); a numeric id as written in
+    /// the input (`18446744073709551616`, `1e2`), echoed instead of its
+    /// nearest 64-bit float.
+    pub id: Id,
     /// The decision on whatever text was found.
     pub decision: Decision,
     /// The first problem, if any.
@@ -182,8 +182,10 @@ pub fn score(engine: &Triage, raw: Raw, fields: &Fields, timing: &mut Timing) ->
         source: raw.source,
         format: raw.format,
         line: raw.line,
-        id: parts.id,
-        id_text: parts.id_text,
+        id: match parts.id_text {
+            Some(text) => Id::Number(text),
+            None => Id::Value(parts.id),
+        },
         decision,
         error: parts.error,
         kept: parts.kept,

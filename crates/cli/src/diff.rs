@@ -2,10 +2,11 @@
 //!
 //! Output names messages by id only, never by their text.
 
-use super::eval::{self, Evaluation};
+use super::eval;
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS};
 use portal_triage::{Decision, Route, RuleSet, Triage};
-use portal_triage_archive::labeled::{self, Record};
+use portal_triage_archive::labeled::Record;
+use portal_triage_archive::metrics::Metrics;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -172,8 +173,9 @@ struct Summary {
     unlabeled: usize,
 }
 
+/// The headline metrics of one side.
 #[derive(Serialize)]
-struct Metrics {
+struct Headline {
     call911_sensitivity: Option<f64>,
     accuracy: Option<f64>,
     under_triage: Option<f64>,
@@ -181,14 +183,16 @@ struct Metrics {
     non_urgent_to_911: Option<f64>,
 }
 
-impl From<&Evaluation> for Metrics {
-    fn from(e: &Evaluation) -> Metrics {
-        Metrics {
-            call911_sensitivity: e.call911_sensitivity,
-            accuracy: e.accuracy,
-            under_triage: e.under_triage,
-            over_triage: e.over_triage,
-            non_urgent_to_911: e.non_urgent_to_911,
+impl Headline {
+    /// The labeled `records` against the routes of `decisions`.
+    fn of(records: &[Record], decisions: &[Decision]) -> Headline {
+        let m = Metrics::of(records, decisions.iter().map(|d| d.route));
+        Headline {
+            call911_sensitivity: m.call911_sensitivity(),
+            accuracy: m.accuracy(),
+            under_triage: m.under_triage(),
+            over_triage: m.over_triage(),
+            non_urgent_to_911: m.non_urgent_to_911(),
         }
     }
 }
@@ -199,7 +203,7 @@ struct Report {
     after: String,
     summary: Summary,
     /// Labeled messages only; absent when none is labeled.
-    metrics: Option<BTreeMap<&'static str, Metrics>>,
+    metrics: Option<BTreeMap<&'static str, Headline>>,
     changes: Vec<Change>,
     skipped: Vec<String>,
 }
@@ -381,7 +385,7 @@ pub fn run(args: Args) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let Some((records, problems)) = labeled::read_reporting(&args.files, false) else {
+    let Some((records, problems)) = eval::read_labeled(&args.files, false) else {
         return EXIT_ERROR;
     };
     let db: Vec<Decision> = records.iter().map(|r| eb.classify(&r.text)).collect();
@@ -395,14 +399,8 @@ pub fn run(args: Args) -> i32 {
     let count = |v: Verdict| changes.iter().filter(|c| c.verdict == v).count();
     let metrics = records.iter().any(|r| r.route.is_some()).then(|| {
         BTreeMap::from([
-            (
-                "before",
-                Metrics::from(&eval::evaluate_decisions(&records, &db)),
-            ),
-            (
-                "after",
-                Metrics::from(&eval::evaluate_decisions(&records, &da)),
-            ),
+            ("before", Headline::of(&records, &db)),
+            ("after", Headline::of(&records, &da)),
         ])
     });
     let rep = Report {

@@ -6,7 +6,8 @@
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, RuleArgs};
 use portal_triage::{Decision, Route};
-use portal_triage_archive::labeled::{self, Record};
+use portal_triage_archive::labeled::{self, Problem, Record};
+use portal_triage_archive::metrics::{Metrics, ROUTES, TagStats};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,17 +76,6 @@ fn parse_min_recall(s: &str) -> Result<(Route, f64), String> {
         .parse::<Route>()
         .map_err(|_| format!("`{route}` is not one of call-911, needs-call, non-urgent"))?;
     Ok((route, parse_rate(x)?))
-}
-
-/// Routes, most severe first.
-pub const ROUTES: [Route; 3] = [Route::Call911, Route::NeedsCall, Route::NonUrgent];
-
-fn idx(r: Route) -> usize {
-    match r {
-        Route::Call911 => 0,
-        Route::NeedsCall => 1,
-        Route::NonUrgent => 2,
-    }
 }
 
 /// A rule that fired, for the miss lists.
@@ -199,17 +189,6 @@ pub struct RouteStats {
     pub precision: Option<f64>,
 }
 
-/// Route accuracy of the messages with one tag.
-#[derive(Serialize)]
-pub struct TagStats {
-    /// Messages with the tag.
-    pub n: usize,
-    /// Of those, routed exactly as labeled.
-    pub correct: usize,
-    /// correct / n.
-    pub recall: f64,
-}
-
 /// A gate and whether it passed.
 #[derive(Serialize)]
 pub struct Gate {
@@ -258,10 +237,6 @@ pub struct Evaluation {
     pub skipped: Vec<String>,
 }
 
-fn ratio(a: usize, b: usize) -> Option<f64> {
-    (b > 0).then(|| a as f64 / b as f64)
-}
-
 /// Evaluate `records` with `engine` (unlabeled records are left out).
 pub fn evaluate(engine: &portal_triage::Triage, records: &[Record]) -> Evaluation {
     let decisions: Vec<Decision> = records.iter().map(|r| engine.classify(&r.text)).collect();
@@ -270,61 +245,41 @@ pub fn evaluate(engine: &portal_triage::Triage, records: &[Record]) -> Evaluatio
 
 /// Evaluate the decisions already made on `records` (same order).
 pub fn evaluate_decisions(records: &[Record], decisions: &[Decision]) -> Evaluation {
-    let mut cm = [[0usize; 3]; 3];
+    let m = Metrics::of(records, decisions.iter().map(|d| d.route));
     let mut under = Vec::new();
     let mut over = Vec::new();
-    let mut tags: BTreeMap<String, TagStats> = BTreeMap::new();
     for (r, d) in records.iter().zip(decisions) {
         let Some(truth) = r.route else { continue };
-        cm[idx(truth)][idx(d.route)] += 1;
-        for t in &r.tags {
-            let s = tags.entry(t.clone()).or_insert(TagStats {
-                n: 0,
-                correct: 0,
-                recall: 0.0,
-            });
-            s.n += 1;
-            s.correct += usize::from(d.route == truth);
-        }
         if d.route < truth {
             under.push(Miss::new(&r.id, truth, d));
         } else if d.route > truth {
             over.push(Miss::new(&r.id, truth, d));
         }
     }
-    for s in tags.values_mut() {
-        s.recall = s.correct as f64 / s.n as f64;
-    }
     // Most severe label first (stable: input order within a label).
     under.sort_by_key(|m| std::cmp::Reverse(m.truth));
     over.sort_by_key(|m| std::cmp::Reverse(m.predicted));
-    let n: usize = cm.iter().flatten().sum();
-    let row = |t: usize| cm[t].iter().sum::<usize>();
-    let col = |p: usize| (0..3).map(|t| cm[t][p]).sum::<usize>();
     let per_route = ROUTES
         .iter()
-        .map(|&r| {
-            let i = idx(r);
-            RouteStats {
-                route: r,
-                n: row(i),
-                recall: ratio(cm[i][i], row(i)),
-                precision: ratio(cm[i][i], col(i)),
-            }
+        .map(|&r| RouteStats {
+            route: r,
+            n: m.labeled(r),
+            recall: m.recall(r),
+            precision: m.precision(r),
         })
         .collect();
     Evaluation {
-        n,
-        call911_sensitivity: ratio(cm[0][0], row(0)),
-        call911_as_any_call: ratio(cm[0][0] + cm[0][1], row(0)),
-        accuracy: ratio(cm[0][0] + cm[1][1] + cm[2][2], n),
-        under_triage: ratio(under.len(), n),
-        over_triage: ratio(over.len(), n),
-        non_urgent_to_911: ratio(cm[2][0], row(2)),
-        confusion: cm,
+        n: m.n(),
+        call911_sensitivity: m.call911_sensitivity(),
+        call911_as_any_call: m.call911_as_any_call(),
+        accuracy: m.accuracy(),
+        under_triage: m.under_triage(),
+        over_triage: m.over_triage(),
+        non_urgent_to_911: m.non_urgent_to_911(),
+        confusion: m.confusion(),
         routes: ROUTES,
         per_route,
-        per_tag: tags,
+        per_tag: m.per_tag().clone(),
         under_triaged: under,
         over_triaged: over,
         gates: Vec::new(),
@@ -496,11 +451,28 @@ pub fn report(e: &Evaluation, sources: &str) -> String {
     o
 }
 
+/// [`labeled::read`], reporting on stderr: a failure (the caller then exits
+/// with `EXIT_ERROR`) or each line left out (ids and line numbers only).
+pub fn read_labeled(paths: &[PathBuf], need_route: bool) -> Option<(Vec<Record>, Vec<Problem>)> {
+    match labeled::read(paths, need_route) {
+        Ok((records, problems)) => {
+            for p in &problems {
+                eprintln!("portal-triage: {p}; line left out");
+            }
+            Some((records, problems))
+        }
+        Err(e) => {
+            eprintln!("portal-triage: {e}");
+            None
+        }
+    }
+}
+
 pub fn run(args: Args) -> i32 {
     let Some(engine) = args.rules.engine_or_report() else {
         return EXIT_ERROR;
     };
-    let Some((records, problems)) = labeled::read_reporting(&args.files, true) else {
+    let Some((records, problems)) = read_labeled(&args.files, true) else {
         return EXIT_ERROR;
     };
     let mut e = evaluate(&engine, &records);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Labeled, Metrics, load_labeled, shared_dir};
+use common::{Labeled, Metrics, Run, load_labeled, shared_dir};
 use portal_triage::{Route, Triage};
 use std::path::PathBuf;
 
@@ -31,24 +31,28 @@ fn check(name: &str, corpus: &[Labeled], min_len: usize, gates: &Gates) -> Metri
         "{name} has {} messages",
         corpus.len()
     );
-    let m = Metrics::run(&Triage::default(), corpus);
-    println!("{}", m.report(name));
-    let recall = m.recall(Route::Call911);
+    let run = Run::new(&Triage::default(), corpus);
+    println!("{}", run.report(name));
+    let m = run.metrics;
+    // With nothing to measure (not the case in these corpora, which are
+    // checked for size first), a rate passes its gate as it always did:
+    // no emergency missed, none sent to 911, no under-triage.
+    let recall = m.recall(Route::Call911).unwrap_or(1.0);
     assert!(
         recall >= gates.min_call911_recall,
         "{name}: call-911 recall {recall:.3}"
     );
-    let to_911 = m.non_urgent_to_911();
+    let to_911 = m.non_urgent_to_911().unwrap_or(0.0);
     assert!(
         to_911 <= gates.max_non_urgent_to_911,
         "{name}: non-urgent routed call-911 {to_911:.3}"
     );
-    let accuracy = m.accuracy();
+    let accuracy = m.accuracy().unwrap_or(0.0);
     assert!(
         accuracy >= gates.min_accuracy,
         "{name}: accuracy {accuracy:.3}"
     );
-    let under = m.under_triage();
+    let under = m.under_triage().unwrap_or(0.0);
     assert!(
         under <= gates.max_under_triage,
         "{name}: under-triage {under:.3}"

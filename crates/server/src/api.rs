@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use portal_triage::{Decision, Triage};
-use portal_triage_archive::Members;
-use serde::{Serialize, Serializer};
+use portal_triage_archive::json_record::{Flags, SpanList};
+use portal_triage_archive::{Id, JsonRecord, Members};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -291,53 +292,11 @@ async fn expect_media(
     }
 }
 
-/// An id as the client sent it: a string, null, or a JSON number kept as
-/// its exact text (`18446744073709551616` and `1e2` are echoed as written,
-/// not as the nearest 64-bit float).
-#[derive(Debug, Clone)]
-enum Id {
-    Null,
-    Text(String),
-    Number(Box<RawValue>),
-}
-
-impl Serialize for Id {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Id::Null => serializer.serialize_unit(),
-            Id::Text(s) => serializer.serialize_str(s),
-            Id::Number(raw) => raw.serialize(serializer),
-        }
-    }
-}
-
-/// One answer (a decision or a batch error item): its fields, with `id` a
-/// placeholder in the map that is written from `id` as sent.
-struct Answer {
-    id: Id,
-    fields: Map<String, Value>,
-}
-
-impl Serialize for Answer {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
-        for (key, value) in &self.fields {
-            if key == "id" {
-                map.serialize_entry(key, &self.id)?;
-            } else {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.end()
-    }
-}
-
 /// The batch answer (keys in the order they have always been written).
 #[derive(Serialize)]
 struct BatchAnswer {
     errors: usize,
-    results: Vec<Answer>,
+    results: Vec<JsonRecord>,
 }
 
 /// One message to triage, parsed from a JSON object.
@@ -365,7 +324,7 @@ fn nameable(key: &str) -> bool {
 fn message_of(raw: &RawValue) -> Result<Message, (Id, ApiError)> {
     let not_an_object = || {
         (
-            Id::Null,
+            Id::null(),
             ApiError::bad(
                 "not-an-object",
                 "expected a JSON object like {\"text\": \"...\"}",
@@ -387,9 +346,9 @@ fn message_of(raw: &RawValue) -> Result<Message, (Id, ApiError)> {
             .filter(|v| v.get() != "null")
     };
     let id = match get("id") {
-        None => Ok(Id::Null),
+        None => Ok(Id::null()),
         Some(v) if v.get().starts_with('"') => serde_json::from_str::<String>(v.get())
-            .map(Id::Text)
+            .map(Id::text)
             .map_err(|_| ()),
         Some(v)
             if v.get()
@@ -408,9 +367,9 @@ fn message_of(raw: &RawValue) -> Result<Message, (Id, ApiError)> {
         };
         // An id given twice is not echoed: which one would it be?
         let id = if key == "id" {
-            Id::Null
+            Id::null()
         } else {
-            id.unwrap_or(Id::Null)
+            id.unwrap_or(Id::null())
         };
         return Err((
             id,
@@ -422,7 +381,7 @@ fn message_of(raw: &RawValue) -> Result<Message, (Id, ApiError)> {
     }
     let Ok(id) = id else {
         return Err((
-            Id::Null,
+            Id::null(),
             ApiError::bad("bad-id", "`id` must be a string or a number"),
         ));
     };
@@ -649,31 +608,19 @@ impl Layout<'_> {
 /// subject, every span (findings, suppressed mentions, their cues and
 /// causes, readings) also says which field it is in, and its offsets count
 /// from the start of that field.
-fn record(id: Id, layout: &Layout, d: &Decision) -> Answer {
-    let mut rec = Map::new();
-    // The place of the id; `Answer` writes it as sent.
-    rec.insert("id".into(), Value::Null);
-    rec.insert("route".into(), json!(d.route));
-    rec.insert("score".into(), json!(d.score));
-    rec.insert("rules".into(), json!(d.rule_ids()));
-    rec.insert("flags".into(), json!(d.flags));
-    rec.insert("findings".into(), layout.spans(json!(d.findings), true));
-    rec.insert("suppressed".into(), layout.spans(json!(d.suppressed), true));
-    let readings = json!(d.readings);
-    let readings = if layout.subject.is_some() {
-        layout.spans(readings, false)
-    } else {
-        readings
-    };
-    rec.insert("readings".into(), readings);
-    rec.insert("advice".into(), json!(d.advice));
-    rec.insert("summary".into(), json!(d.summary));
-    Answer { id, fields: rec }
+fn record(id: Id, layout: &Layout, d: &Decision) -> JsonRecord {
+    let mut rec = JsonRecord::decision(id, d, Flags::Always);
+    rec.explain(d, |list, spans| match list {
+        SpanList::Findings | SpanList::Suppressed => layout.spans(spans, true),
+        SpanList::Readings if layout.subject.is_some() => layout.spans(spans, false),
+        SpanList::Readings => spans,
+    });
+    rec
 }
 
 /// Classify one message: its subject (if any and not blank), a blank line,
 /// then its text, as one text.
-fn classify_message(service: &Service, m: Message) -> Answer {
+fn classify_message(service: &Service, m: Message) -> JsonRecord {
     let Message { id, subject, text } = m;
     let joined = subject
         .as_deref()
@@ -698,7 +645,7 @@ fn classify_message(service: &Service, m: Message) -> Answer {
 /// right on the async worker; more goes to the blocking pool.
 const INLINE_MAX_BYTES: usize = 4096;
 
-fn classify_each(service: &Service, messages: Vec<Message>) -> Vec<Answer> {
+fn classify_each(service: &Service, messages: Vec<Message>) -> Vec<JsonRecord> {
     messages
         .into_iter()
         .map(|m| classify_message(service, m))
@@ -716,7 +663,7 @@ fn classify_each(service: &Service, messages: Vec<Message>) -> Vec<Answer> {
 /// async workers stay free to answer other requests, `/healthz` and
 /// `/metrics`, while a large batch runs, and a burst queues instead of
 /// starting hundreds of threads.
-async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<Answer> {
+async fn classify_all(service: &Shared, messages: Vec<Message>) -> Vec<JsonRecord> {
     let bytes: usize = messages
         .iter()
         .map(|m| m.text.len() + m.subject.as_ref().map_or(0, String::len))
@@ -820,7 +767,7 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
     };
     // Classify the good messages in one blocking job, then put the errors
     // back in their places.
-    let mut slots: Vec<Option<Answer>> = Vec::with_capacity(items.len());
+    let mut slots: Vec<Option<JsonRecord>> = Vec::with_capacity(items.len());
     let mut messages = Vec::new();
     let mut errors = 0usize;
     for item in items {
@@ -832,18 +779,17 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
             Item::Error { id, line, error } => {
                 errors += 1;
                 service.metrics.error(error.code);
-                let mut rec = Map::new();
-                rec.insert("id".into(), Value::Null);
+                let mut rec = JsonRecord::new(id);
                 if let Some(line) = line {
-                    rec.insert("line".into(), json!(line));
+                    rec.insert("line", json!(line));
                 }
-                rec.insert("error".into(), error.body());
-                slots.push(Some(Answer { id, fields: rec }));
+                rec.insert("error", error.body());
+                slots.push(Some(rec));
             }
         }
     }
     let mut done = classify_all(&service, messages).await.into_iter();
-    let results: Vec<Answer> = slots
+    let results: Vec<JsonRecord> = slots
         .into_iter()
         .map(|slot| {
             // One answer per message, always: a missing decision (the
@@ -854,13 +800,9 @@ pub async fn batch(State(service): State<Shared>, headers: HeaderMap, body: Body
                     "internal",
                     "the message could not be classified",
                 );
-                let mut rec = Map::new();
-                rec.insert("id".into(), Value::Null);
-                rec.insert("error".into(), error.body());
-                Answer {
-                    id: Id::Null,
-                    fields: rec,
-                }
+                let mut rec = JsonRecord::new(Id::null());
+                rec.insert("error", error.body());
+                rec
             })
         })
         .collect();
@@ -888,7 +830,9 @@ fn ndjson_items(bytes: &[u8]) -> Vec<Item> {
             },
             Err(error) => {
                 // Salvage the id of a broken line, as `score` does.
-                let id = std::str::from_utf8(line).ok().map_or(Id::Null, salvage_id);
+                let id = std::str::from_utf8(line)
+                    .ok()
+                    .map_or(Id::null(), salvage_id);
                 Item::Error {
                     id,
                     line: Some(line_no),
@@ -905,12 +849,12 @@ fn ndjson_items(bytes: &[u8]) -> Vec<Item> {
 /// as `score` salvages it, a number as written.
 fn salvage_id(line: &str) -> Id {
     match portal_triage_archive::salvage(line, "id") {
-        Some(Value::String(s)) => Id::Text(s),
+        Some(Value::String(s)) => Id::text(s),
         Some(Value::Number(_)) => {
             // `salvage` read the number as a float; take its text instead.
-            portal_triage_archive::salvage_number_text(line, "id").map_or(Id::Null, Id::Number)
+            portal_triage_archive::salvage_number_text(line, "id").map_or(Id::null(), Id::Number)
         }
-        _ => Id::Null,
+        _ => Id::null(),
     }
 }
 
@@ -1079,7 +1023,7 @@ mod tests {
     fn parse_message(body: &str) -> Result<Message, (Id, ApiError)> {
         match parse_json(strip_bom(body.as_bytes())) {
             Ok(raw) => message_of(raw),
-            Err(e) => Err((Id::Null, e)),
+            Err(e) => Err((Id::null(), e)),
         }
     }
 

@@ -357,12 +357,7 @@ fn score_batches(work: &Mutex<Receiver<Batch>>, done: &Sender<Done>, shared: &Sh
 /// `file:line: problem (id X)`; never the text.
 fn note(layout: &Layout, r: &record::Scored, message: &str) -> String {
     let name = layout.input_name(r.source);
-    let mut id = match (&r.id, &r.id_text) {
-        (_, Some(text)) => text.get().to_string(),
-        (serde_json::Value::Null, _) => String::new(),
-        (serde_json::Value::String(s), _) => s.clone(),
-        (other, _) => other.to_string(),
-    };
+    let mut id = r.id.plain();
     if id.chars().count() > 40 {
         id = id.chars().take(40).collect::<String>() + "...";
     }

@@ -3,7 +3,7 @@
 //! `docs/rules.md`.
 
 use crate::context::{CueCategory, Direction, Scope};
-use crate::error::{Diagnostic, Error, ErrorKind};
+use crate::error::{Diagnostic, Error, ErrorKind, Severity};
 use crate::route::Route;
 use crate::vitals::{Condition, Measure};
 use regex::Regex;
@@ -495,6 +495,7 @@ impl RuleSet {
             for alt in r.combo_all.iter().flatten() {
                 if !known.contains(alt.as_str()) {
                     out.push(Diagnostic {
+                        severity: Severity::Error,
                         path: r.origin.path.clone(),
                         line: r.origin.line,
                         column: 1,
@@ -1164,6 +1165,7 @@ impl Loader {
     fn finish(mut self) -> Result<RuleSet, Error> {
         if self.phrase_count > MAX_PHRASES {
             self.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
                 path: String::from("<rule set>"),
                 line: 1,
                 column: 1,
@@ -1177,6 +1179,7 @@ impl Loader {
         }
         if self.pattern_count > MAX_PATTERNS {
             self.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
                 path: String::from("<rule set>"),
                 line: 1,
                 column: 1,

@@ -27,23 +27,20 @@ use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::Measure;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The values each reader of `src/vitals.rs` accepts, per field: a
-/// threshold outside this range is met by every reading or by none.
+/// The values the readers of `src/vitals.rs` keep for `field` of
+/// `measure` (their one table, [`crate::vitals::PLAUSIBLE`]): a threshold
+/// outside this range is met by every reading or by none.
 fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
-    Some(match (measure, field) {
-        (Measure::BloodPressure, "systolic") => (60.0, 300.0),
-        (Measure::BloodPressure, "diastolic") => (30.0, 200.0),
-        // 10-1500 mg/dL, or 1-60 mmol/L converted (18-1080).
-        (Measure::Glucose, "mg_dl") => (10.0, 1500.0),
-        // 93-110 F, or 34-43.5 C converted (93.2-110.3).
-        (Measure::Temperature, "fahrenheit") => (93.0, 110.3),
-        (Measure::Oxygen, "percent") => (50.0, 100.0),
-        (Measure::HeartRate, "bpm") => (20.0, 260.0),
-        (Measure::WeightGain, "pounds") => (0.0, 132.0),
-        // A period in days: one digit or a word ("in 3 days", "this week").
-        (Measure::WeightGain, "days") => (1.0, 9.0),
-        _ => return None,
-    })
+    let p = crate::vitals::plausible_range(measure, field)?;
+    // Until the next commit, the upper ends this lint used before the
+    // table: 43.5 C converted (the readers stop at 110 F) and 60 kg
+    // converted (the readers stop at a 60 lb gain).
+    let max = match (measure, field) {
+        (Measure::Temperature, "fahrenheit") => 110.3,
+        (Measure::WeightGain, "pounds") => 132.0,
+        _ => p.max,
+    };
+    Some((p.min, max))
 }
 
 /// Lint a rule set: every warning that no `[[allow]]` of the rule files

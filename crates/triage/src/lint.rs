@@ -32,15 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// outside this range is met by every reading or by none.
 fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
     let p = crate::vitals::plausible_range(measure, field)?;
-    // Until the next commit, the upper ends this lint used before the
-    // table: 43.5 C converted (the readers stop at 110 F) and 60 kg
-    // converted (the readers stop at a 60 lb gain).
-    let max = match (measure, field) {
-        (Measure::Temperature, "fahrenheit") => 110.3,
-        (Measure::WeightGain, "pounds") => 132.0,
-        _ => p.max,
-    };
-    Some((p.min, max))
+    Some((p.min, p.max))
 }
 
 /// Lint a rule set: every warning that no `[[allow]]` of the rule files
@@ -905,5 +897,35 @@ mod tests {
         let rules = RuleSet::builtin().unwrap_or_default();
         let lints = lint(&rules, RuleSet::builtin_sources());
         assert!(!lints.iter().any(|l| l.code == "W0006"), "{lints:?}");
+    }
+
+    #[test]
+    fn thresholds_past_what_the_readers_keep() {
+        let rule = |field: &str, at_least: f64| {
+            format!(
+                "[[vital]]\nid = \"site.v\"\nconcept = \"v\"\nmeasure = \"{}\"\nroute = \"needs-call\"\n\
+                 any = [{{ field = \"{field}\", at_least = {at_least} }}]\n\
+                 [[vital.tests]]\ntext = \"temp 104 and gained 8 lbs\"\n",
+                if field == "pounds" {
+                    "weight-gain"
+                } else {
+                    "temperature"
+                }
+            )
+        };
+        let w0006 = |field: &str, at_least: f64| {
+            let site = rule(field, at_least);
+            let rules = RuleSet::from_sources([("site.toml", site.as_str())]);
+            let rules = rules.unwrap_or_else(|e| panic!("{e}"));
+            lint(&rules, [("site.toml", site.as_str())])
+                .iter()
+                .any(|l| l.code == "W0006")
+        };
+        // The readers keep at most 110 F (43.5 C converted is 110.3, and
+        // not kept) and a gain of at most 60 lb (60 kg converted is not).
+        assert!(!w0006("fahrenheit", 110.0));
+        assert!(w0006("fahrenheit", 110.2));
+        assert!(!w0006("pounds", 60.0));
+        assert!(w0006("pounds", 100.0));
     }
 }

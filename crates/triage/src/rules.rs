@@ -41,7 +41,23 @@ const BUILTIN: &[(&str, &str)] = rule_files![
     "pregnancy.toml",
     "medication.toml",
     "general.toml",
-    "es.toml",
+    // The Spanish layer, after the English rules, in the order its areas
+    // had in the single es.toml it was split from.
+    "es-cardiac.toml",
+    "es-respiratory.toml",
+    "es-neuro.toml",
+    "es-metabolic.toml",
+    "es-general.toml",
+    "es-infection.toml",
+    "es-allergy.toml",
+    "es-bleeding.toml",
+    "es-pregnancy.toml",
+    "es-mental-health.toml",
+    "es-poisoning.toml",
+    "es-injury.toml",
+    "es-pain.toml",
+    "es-medication.toml",
+    "es-context.toml",
 ];
 
 /// Limits that keep a rule set (and so every scan) bounded.

@@ -1,7 +1,7 @@
 //! `portal-triage check`: load a rule set, run its inline tests, lint it.
 
 use super::RuleArgs;
-use portal_triage::{AllowedLint, Diagnostic, Error, Lint, RuleSet, Triage, lint_report};
+use portal_triage::{AllowedLint, Diagnostic, Error, RuleSet, Severity, Triage, lint_report};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -96,11 +96,11 @@ pub fn run(args: Args) -> i32 {
         .as_ref()
         .map(|x| x.rules().map(|r| format!("`{}`", r.id)).collect())
         .unwrap_or_default();
-    let about_layer = |l: &Lint| {
+    let about_layer = |l: &Diagnostic| {
         layer_paths.contains(&l.path) || layer_ids.iter().any(|id| l.message.contains(id))
     };
     let mut hidden = 0usize;
-    let mut warnings: Vec<Lint> = Vec::new();
+    let mut warnings: Vec<Diagnostic> = Vec::new();
     let mut allowed: Vec<AllowedLint> = Vec::new();
     let mut n_rules = 0;
     let mut n_tests = 0;
@@ -137,6 +137,7 @@ pub fn run(args: Args) -> i32 {
                 for f in engine.run_rule_tests() {
                     let (line, src) = test_line(&sources, &f.path, f.line, f.test);
                     errors.push(Diagnostic {
+                        severity: Severity::Error,
                         message: format!(
                             "test {} of `{}` fails: {} (fired: {})",
                             f.test,
@@ -164,9 +165,9 @@ pub fn run(args: Args) -> i32 {
     let report = if args.json {
         let doc = serde_json::json!({
             "other_errors": other_errors,
-            "errors": errors,
-            "warnings": warnings,
-            "allowed": allowed,
+            "errors": without_severity(&errors),
+            "warnings": without_severity(&warnings),
+            "allowed": without_severity(&allowed),
             "rules": n_rules,
             "tests": n_tests,
             "hidden_base_warnings": hidden,
@@ -211,6 +212,23 @@ pub fn run(args: Args) -> i32 {
     } else {
         super::EXIT_OK
     }
+}
+
+/// `items` as JSON, each without the diagnostic's `severity` (also in an
+/// allowed warning's `lint`): in this document the list that holds a
+/// diagnostic says what it is, and the format stays as it was before
+/// errors and warnings became one type.
+fn without_severity<T: serde::Serialize>(items: &[T]) -> serde_json::Value {
+    let mut doc = serde_json::json!(items);
+    for item in doc.as_array_mut().into_iter().flatten() {
+        if let Some(lint) = item.get_mut("lint").and_then(|l| l.as_object_mut()) {
+            lint.remove("severity");
+        }
+        if let Some(item) = item.as_object_mut() {
+            item.remove("severity");
+        }
+    }
+    doc
 }
 
 /// The `*.toml` files of `dir`, named as [`RuleSet::from_dir`] names them

@@ -7,7 +7,7 @@ use crate::decision::{
     ADVICE_911, ADVICE_CALL, ADVICE_ROUTINE, Cause, Decision, Finding, Flag, Suppressed,
     SuppressedBy,
 };
-use crate::error::{Diagnostic, Error, ErrorKind};
+use crate::error::{Diagnostic, Error, ErrorKind, Severity};
 use crate::normalize::{Normalized, alnum_at, alnum_before, floor_boundary};
 use crate::route::Route;
 use crate::rules::{RuleKind, RuleSet};
@@ -223,6 +223,7 @@ impl Triage {
         let diagnostics = failures
             .into_iter()
             .map(|f| Diagnostic {
+                severity: Severity::Error,
                 message: format!(
                     "test {} of `{}` fails: {} (fired: {})",
                     f.test,

@@ -1,5 +1,7 @@
 //! Errors as values: one opaque [`Error`] with a [`ErrorKind`], and the
-//! rule-file [`Diagnostic`]s behind a rule-set error.
+//! rule-file [`Diagnostic`]s behind a rule-set error. The same
+//! [`Diagnostic`] type, with [`Severity::Warning`], carries the lints of
+//! [`crate::lint`].
 
 use std::fmt;
 
@@ -85,24 +87,63 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// One problem in a rule file, located by path, line and column (1-based).
+/// How serious a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The rule set cannot be used as written: it does not load
+    /// (`E0001`-`E0011`), an inline test fails (`E0010`), or a combination
+    /// can never be met (`E0006`).
+    Error,
+    /// The rule set loads, but probably does not do what its author meant
+    /// (the lints `W0001`-`W0009`, see [`crate::lint`]).
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as shown in `path:line:col: error[CODE]: ...`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem in a rule file, located by path, line and column (1-based):
+/// an error that stops a rule set from loading ([`Error::diagnostics`]) or a
+/// warning from [`crate::lint`], told apart by [`Diagnostic::severity`].
+///
+/// Displayed as `path:line:col: error[CODE]: message` (or
+/// `warning[CODE]`), then the source line and a caret under the column.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
-    /// The rule file's path (or name, for in-memory sources).
+    /// Error or warning.
+    pub severity: Severity,
+    /// The rule file's path (or name, for built-in and in-memory sources).
     pub path: String,
     /// 1-based line.
     pub line: usize,
     /// 1-based column, in characters.
     pub column: usize,
-    /// A stable code such as `E0002`; see `docs/rules.md`.
+    /// A stable code such as `E0002` or `W0001`; see `docs/rules.md`.
     pub code: &'static str,
     /// What is wrong and, where it helps, what to do.
     pub message: String,
-    /// The offending line of the rule file, for display.
+    /// The offending line of the rule file, for display (empty when the
+    /// file's text is not known).
     pub source_line: String,
 }
 
 impl Diagnostic {
+    /// An error at byte `offset` of the rule file `source` named `path`:
+    /// its line, column and source line are worked out from the text.
     pub(crate) fn at(
         path: &str,
         source: &str,
@@ -126,6 +167,7 @@ impl Diagnostic {
             .trim_end()
             .to_string();
         Diagnostic {
+            severity: Severity::Error,
             path: path.to_string(),
             line,
             column,
@@ -140,8 +182,8 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}:{}:{}: error[{}]: {}",
-            self.path, self.line, self.column, self.code, self.message
+            "{}:{}:{}: {}[{}]: {}",
+            self.path, self.line, self.column, self.severity, self.code, self.message
         )?;
         snippet(f, self.line, self.column, &self.source_line)
     }
@@ -149,7 +191,7 @@ impl fmt::Display for Diagnostic {
 
 /// The source line under a diagnostic, rustc style, with a caret at
 /// `column` (nothing when the line is not known).
-pub(crate) fn snippet(
+fn snippet(
     f: &mut fmt::Formatter<'_>,
     line: usize,
     column: usize,

@@ -72,8 +72,8 @@ pub use context::{
 };
 pub use decision::{Cause, Decision, Finding, Flag, Suppressed, SuppressedBy};
 pub use engine::{DEFAULT_MAX_MESSAGE_BYTES, TestFailure, Triage, find_phrase};
-pub use error::{Diagnostic, Error, ErrorKind};
-pub use lint::{AllowedLint, Lint, LintReport, lint, lint_report};
+pub use error::{Diagnostic, Error, ErrorKind, Severity};
+pub use lint::{AllowedLint, LintReport, lint, lint_report};
 pub use route::{ParseRouteError, Route};
 pub use rules::{CueTest, Origin, RuleInfo, RuleKind, RuleSet, RuleTest};
 pub use vitals::{Condition, Measure, Reading};

@@ -3,7 +3,8 @@
 //! Loading ([`RuleSet::from_dir`]) rejects what cannot work (errors
 //! `E0001`-`E0011`); [`lint`] finds what works but is probably a mistake, as
 //! warnings with stable codes (`W0001`-`W0009`, documented in
-//! `docs/rules.md`). `portal-triage check` prints both. A warning that was
+//! `docs/rules.md`). Both are [`Diagnostic`]s, told apart by their
+//! [`Severity`]; `portal-triage check` prints both. A warning that was
 //! reviewed and is intended is silenced in the rule file itself, by an
 //! `[[allow]]` table with a reason ([`lint_report`] lists those apart); an
 //! allow that no longer matches a warning is itself a warning (`W0009`).
@@ -20,73 +21,18 @@
 //! phrase written inside a less urgent one does not count there.
 
 use crate::context::CueCategory;
+use crate::error::{Diagnostic, Severity};
 use crate::normalize::normalize_phrase;
 use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::Measure;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
-/// A warning about a rule set, located like a [`crate::Diagnostic`].
-///
-/// Displayed as `path:line:col: warning[CODE]: message`, then the source
-/// line and a caret:
-///
-/// ```
-/// use portal_triage::{RuleSet, lint};
-/// let site = "[[vital]]\nid = \"site.bp\"\nconcept = \"high bp\"\nmeasure = \"blood-pressure\"\n\
-///             route = \"needs-call\"\nany = [{ field = \"systolic\", at_least = 40 }]\n\
-///             [[vital.tests]]\ntext = \"bp 150/90\"\n[[vital.tests]]\ntext = \"bp ok\"\nfires = false\n";
-/// let rules = RuleSet::from_sources([("site.toml", site)])?;
-/// let shown = lint(&rules, [("site.toml", site)])[0].to_string();
-/// assert!(shown.starts_with("site.toml:6:1: warning[W0006]: `site.bp`: `systolic` at_least 40"));
-/// assert!(shown.ends_with("6 | any = [{ field = \"systolic\", at_least = 40 }]\n  | ^"));
-/// # Ok::<(), portal_triage::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Lint {
-    /// The rule file's path (or name, for built-in and in-memory sources).
-    pub path: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, in characters.
-    pub column: usize,
-    /// A stable code such as `W0001`; see `docs/rules.md`.
-    pub code: &'static str,
-    /// What is probably wrong and what to do.
-    pub message: String,
-    /// The offending line of the rule file, for display (empty when the
-    /// file's text was not given).
-    pub source_line: String,
-}
-
-impl fmt::Display for Lint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: warning[{}]: {}",
-            self.path, self.line, self.column, self.code, self.message
-        )?;
-        crate::error::snippet(f, self.line, self.column, &self.source_line)
-    }
-}
-
-/// The values each reader of `src/vitals.rs` accepts, per field: a
-/// threshold outside this range is met by every reading or by none.
+/// The values the readers of `src/vitals.rs` keep for `field` of
+/// `measure` (their one table, [`crate::vitals::PLAUSIBLE`]): a threshold
+/// outside this range is met by every reading or by none.
 fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
-    Some(match (measure, field) {
-        (Measure::BloodPressure, "systolic") => (60.0, 300.0),
-        (Measure::BloodPressure, "diastolic") => (30.0, 200.0),
-        // 10-1500 mg/dL, or 1-60 mmol/L converted (18-1080).
-        (Measure::Glucose, "mg_dl") => (10.0, 1500.0),
-        // 93-110 F, or 34-43.5 C converted (93.2-110.3).
-        (Measure::Temperature, "fahrenheit") => (93.0, 110.3),
-        (Measure::Oxygen, "percent") => (50.0, 100.0),
-        (Measure::HeartRate, "bpm") => (20.0, 260.0),
-        (Measure::WeightGain, "pounds") => (0.0, 132.0),
-        // A period in days: one digit or a word ("in 3 days", "this week").
-        (Measure::WeightGain, "days") => (1.0, 9.0),
-        _ => return None,
-    })
+    let p = crate::vitals::plausible_range(measure, field)?;
+    Some((p.min, p.max))
 }
 
 /// Lint a rule set: every warning that no `[[allow]]` of the rule files
@@ -98,7 +44,9 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// phrase, and carry the snippet shown under it. Pass
 /// [`RuleSet::builtin_sources`] for the built-in set; a warning whose file
 /// is not among the sources points at its rule's table (or at
-/// `<rule set>`) without a snippet.
+/// `<rule set>`) without a snippet. Every warning is a [`Diagnostic`] with
+/// [`Severity::Warning`], displayed as `path:line:col: warning[CODE]:
+/// message`, then the source line and a caret.
 ///
 /// | code | warning |
 /// | --- | --- |
@@ -142,10 +90,24 @@ fn readable_range(measure: Measure, field: &str) -> Option<(f64, f64)> {
 /// assert_eq!(lints[0].line, 16); // the second `phrases = ...` line
 /// # Ok::<(), portal_triage::Error>(())
 /// ```
+///
+/// ```
+/// use portal_triage::{RuleSet, Severity, lint};
+/// let site = "[[vital]]\nid = \"site.bp\"\nconcept = \"high bp\"\nmeasure = \"blood-pressure\"\n\
+///             route = \"needs-call\"\nany = [{ field = \"systolic\", at_least = 40 }]\n\
+///             [[vital.tests]]\ntext = \"bp 150/90\"\n[[vital.tests]]\ntext = \"bp ok\"\nfires = false\n";
+/// let rules = RuleSet::from_sources([("site.toml", site)])?;
+/// let warning = &lint(&rules, [("site.toml", site)])[0];
+/// assert_eq!(warning.severity, Severity::Warning);
+/// let shown = warning.to_string();
+/// assert!(shown.starts_with("site.toml:6:1: warning[W0006]: `site.bp`: `systolic` at_least 40"));
+/// assert!(shown.ends_with("6 | any = [{ field = \"systolic\", at_least = 40 }]\n  | ^"));
+/// # Ok::<(), portal_triage::Error>(())
+/// ```
 pub fn lint<'a>(
     rules: &RuleSet,
     sources: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Vec<Lint> {
+) -> Vec<Diagnostic> {
     lint_report(rules, sources).warnings
 }
 
@@ -159,7 +121,7 @@ pub(crate) const ALLOWABLE: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AllowedLint {
     /// The warning, as [`lint`] would have reported it.
-    pub lint: Lint,
+    pub lint: Diagnostic,
     /// The allow's reason.
     pub reason: String,
     /// The file of the `[[allow]]` table.
@@ -174,7 +136,7 @@ pub struct AllowedLint {
 pub struct LintReport {
     /// Warnings to act on, in file and line order; includes `W0009` for an
     /// `[[allow]]` (or one of its phrases) that matches no warning.
-    pub warnings: Vec<Lint>,
+    pub warnings: Vec<Diagnostic>,
     /// Warnings an `[[allow]]` silenced, with its reason.
     pub allowed: Vec<AllowedLint>,
 }
@@ -318,7 +280,7 @@ pub fn lint_report<'a>(
 
 struct Linter<'a> {
     sources: BTreeMap<&'a str, &'a str>,
-    lints: Vec<(Lint, Subject)>,
+    lints: Vec<(Diagnostic, Subject)>,
 }
 
 /// What a lint points at: a table (by file, line, id) and, inside it, a key
@@ -359,7 +321,8 @@ impl Linter<'_> {
                 .collect(),
         };
         self.lints.push((
-            Lint {
+            Diagnostic {
+                severity: Severity::Warning,
                 path,
                 line,
                 column,
@@ -934,5 +897,35 @@ mod tests {
         let rules = RuleSet::builtin().unwrap_or_default();
         let lints = lint(&rules, RuleSet::builtin_sources());
         assert!(!lints.iter().any(|l| l.code == "W0006"), "{lints:?}");
+    }
+
+    #[test]
+    fn thresholds_past_what_the_readers_keep() {
+        let rule = |field: &str, at_least: f64| {
+            format!(
+                "[[vital]]\nid = \"site.v\"\nconcept = \"v\"\nmeasure = \"{}\"\nroute = \"needs-call\"\n\
+                 any = [{{ field = \"{field}\", at_least = {at_least} }}]\n\
+                 [[vital.tests]]\ntext = \"temp 104 and gained 8 lbs\"\n",
+                if field == "pounds" {
+                    "weight-gain"
+                } else {
+                    "temperature"
+                }
+            )
+        };
+        let w0006 = |field: &str, at_least: f64| {
+            let site = rule(field, at_least);
+            let rules = RuleSet::from_sources([("site.toml", site.as_str())]);
+            let rules = rules.unwrap_or_else(|e| panic!("{e}"));
+            lint(&rules, [("site.toml", site.as_str())])
+                .iter()
+                .any(|l| l.code == "W0006")
+        };
+        // The readers keep at most 110 F (43.5 C converted is 110.3, and
+        // not kept) and a gain of at most 60 lb (60 kg converted is not).
+        assert!(!w0006("fahrenheit", 110.0));
+        assert!(w0006("fahrenheit", 110.2));
+        assert!(!w0006("pounds", 60.0));
+        assert!(w0006("pounds", 100.0));
     }
 }

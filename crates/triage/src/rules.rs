@@ -3,7 +3,7 @@
 //! `docs/rules.md`.
 
 use crate::context::{CueCategory, Direction, Scope};
-use crate::error::{Diagnostic, Error, ErrorKind};
+use crate::error::{Diagnostic, Error, ErrorKind, Severity};
 use crate::route::Route;
 use crate::vitals::{Condition, Measure};
 use regex::Regex;
@@ -11,49 +11,53 @@ use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-/// The default rule files, compiled into the binary.
-const BUILTIN: &[(&str, &str)] = &[
-    ("rules/context.toml", include_str!("../rules/context.toml")),
-    ("rules/vitals.toml", include_str!("../rules/vitals.toml")),
-    ("rules/cardiac.toml", include_str!("../rules/cardiac.toml")),
-    (
-        "rules/respiratory.toml",
-        include_str!("../rules/respiratory.toml"),
-    ),
-    ("rules/neuro.toml", include_str!("../rules/neuro.toml")),
-    (
-        "rules/bleeding.toml",
-        include_str!("../rules/bleeding.toml"),
-    ),
-    ("rules/allergy.toml", include_str!("../rules/allergy.toml")),
-    (
-        "rules/mental-health.toml",
-        include_str!("../rules/mental-health.toml"),
-    ),
-    (
-        "rules/poisoning.toml",
-        include_str!("../rules/poisoning.toml"),
-    ),
-    ("rules/injury.toml", include_str!("../rules/injury.toml")),
-    ("rules/pain.toml", include_str!("../rules/pain.toml")),
-    (
-        "rules/metabolic.toml",
-        include_str!("../rules/metabolic.toml"),
-    ),
-    (
-        "rules/infection.toml",
-        include_str!("../rules/infection.toml"),
-    ),
-    (
-        "rules/pregnancy.toml",
-        include_str!("../rules/pregnancy.toml"),
-    ),
-    (
-        "rules/medication.toml",
-        include_str!("../rules/medication.toml"),
-    ),
-    ("rules/general.toml", include_str!("../rules/general.toml")),
-    ("rules/es.toml", include_str!("../rules/es.toml")),
+/// `(name, text)` of rule files under `rules/`, each named
+/// `rules/<file>` and its text compiled in, so a name cannot point at
+/// another file's text.
+macro_rules! rule_files {
+    ($($file:literal),* $(,)?) => {
+        &[$((concat!("rules/", $file), include_str!(concat!("../rules/", $file)))),*]
+    };
+}
+
+/// The default rule files, compiled into the binary, in load order (the
+/// order of their rules in every list and explanation). Every `*.toml`
+/// file of `rules/` must be listed, and only those: the test
+/// `builtin_lists_every_rule_file` fails otherwise.
+const BUILTIN: &[(&str, &str)] = rule_files![
+    "context.toml",
+    "vitals.toml",
+    "cardiac.toml",
+    "respiratory.toml",
+    "neuro.toml",
+    "bleeding.toml",
+    "allergy.toml",
+    "mental-health.toml",
+    "poisoning.toml",
+    "injury.toml",
+    "pain.toml",
+    "metabolic.toml",
+    "infection.toml",
+    "pregnancy.toml",
+    "medication.toml",
+    "general.toml",
+    // The Spanish layer, after the English rules, in the order its areas
+    // had in the single es.toml it was split from.
+    "es-cardiac.toml",
+    "es-respiratory.toml",
+    "es-neuro.toml",
+    "es-metabolic.toml",
+    "es-general.toml",
+    "es-infection.toml",
+    "es-allergy.toml",
+    "es-bleeding.toml",
+    "es-pregnancy.toml",
+    "es-mental-health.toml",
+    "es-poisoning.toml",
+    "es-injury.toml",
+    "es-pain.toml",
+    "es-medication.toml",
+    "es-context.toml",
 ];
 
 /// Limits that keep a rule set (and so every scan) bounded.
@@ -495,6 +499,7 @@ impl RuleSet {
             for alt in r.combo_all.iter().flatten() {
                 if !known.contains(alt.as_str()) {
                     out.push(Diagnostic {
+                        severity: Severity::Error,
                         path: r.origin.path.clone(),
                         line: r.origin.line,
                         column: 1,
@@ -1164,6 +1169,7 @@ impl Loader {
     fn finish(mut self) -> Result<RuleSet, Error> {
         if self.phrase_count > MAX_PHRASES {
             self.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
                 path: String::from("<rule set>"),
                 line: 1,
                 column: 1,
@@ -1177,6 +1183,7 @@ impl Loader {
         }
         if self.pattern_count > MAX_PATTERNS {
             self.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
                 path: String::from("<rule set>"),
                 line: 1,
                 column: 1,
@@ -1195,5 +1202,54 @@ impl Loader {
                 .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
             Err(Error::with_diagnostics(ErrorKind::Rules, self.diagnostics))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BUILTIN;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The `*.toml` files under `dir`, recursively, as `rules/...` names.
+    fn rule_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            if path.is_dir() {
+                rule_files(root, &path, out);
+            } else if path.extension().is_some_and(|x| x == "toml") {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.insert(format!("rules/{}", parts.join("/")));
+            }
+        }
+    }
+
+    /// The built-in list cannot drift from `rules/`: a rule file added
+    /// there without being listed (it would silently not be compiled in),
+    /// or a name listed twice, fails here. (A listed file that is missing
+    /// does not compile: `include_str!`.)
+    #[test]
+    fn builtin_lists_every_rule_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut on_disk = BTreeSet::new();
+        rule_files(&root, &root, &mut on_disk);
+        let listed: BTreeSet<String> = BUILTIN.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(
+            listed.len(),
+            BUILTIN.len(),
+            "a file is listed twice in BUILTIN"
+        );
+        let unlisted: Vec<&String> = on_disk.difference(&listed).collect();
+        let missing: Vec<&String> = listed.difference(&on_disk).collect();
+        assert!(
+            unlisted.is_empty() && missing.is_empty(),
+            "BUILTIN (src/rules.rs) and the rules/ directory differ: not listed: {unlisted:?}; \
+             listed but not in rules/: {missing:?}"
+        );
     }
 }

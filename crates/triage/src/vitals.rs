@@ -122,6 +122,120 @@ impl Reading {
     }
 }
 
+/// The plausible values of one field of a reading: the readers keep a
+/// number only inside this range (outside it is not a real reading: "10/10"
+/// pain, an "11/25" date, a temperature of 3), and lint `W0006` warns about
+/// a rule threshold outside it (met by every reading or by none). Both read
+/// [`PLAUSIBLE`], so they cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Plausible {
+    pub(crate) measure: Measure,
+    /// The field of the reading ([`Measure::fields`]).
+    pub(crate) field: &'static str,
+    /// The smallest value kept (itself excluded when `min_excluded`).
+    pub(crate) min: f64,
+    /// Whether `min` itself is not a reading (a gain of 0 pounds).
+    pub(crate) min_excluded: bool,
+    /// The largest value kept.
+    pub(crate) max: f64,
+    /// Where the range comes from, for the reader of this table.
+    pub(crate) why: &'static str,
+}
+
+impl Plausible {
+    /// Whether `v` is a value the readers keep.
+    pub(crate) fn contains(&self, v: f64) -> bool {
+        let above_min = if self.min_excluded {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        above_min && v <= self.max
+    }
+}
+
+const fn plausible(
+    measure: Measure,
+    field: &'static str,
+    (min, min_excluded, max): (f64, bool, f64),
+    why: &'static str,
+) -> Plausible {
+    Plausible {
+        measure,
+        field,
+        min,
+        min_excluded,
+        max,
+        why,
+    }
+}
+
+const SYSTOLIC: Plausible = plausible(
+    Measure::BloodPressure,
+    "systolic",
+    (60.0, false, 300.0),
+    "mmHg; a pair is also kept only when systolic > diastolic",
+);
+const DIASTOLIC: Plausible = plausible(
+    Measure::BloodPressure,
+    "diastolic",
+    (30.0, false, 200.0),
+    "mmHg",
+);
+const MG_DL: Plausible = plausible(
+    Measure::Glucose,
+    "mg_dl",
+    (10.0, false, 1500.0),
+    "as written in mg/dL; mmol/L values (GLUCOSE_MMOL) convert to 18-1080",
+);
+const FAHRENHEIT: Plausible = plausible(
+    Measure::Temperature,
+    "fahrenheit",
+    (93.0, false, 110.0),
+    "after Celsius is converted (34-43.5 C is about 93.2-110.3 F)",
+);
+const PERCENT: Plausible = plausible(Measure::Oxygen, "percent", (50.0, false, 100.0), "SpO2");
+const BPM: Plausible = plausible(
+    Measure::HeartRate,
+    "bpm",
+    (20.0, false, 260.0),
+    "beats a minute",
+);
+const POUNDS: Plausible = plausible(
+    Measure::WeightGain,
+    "pounds",
+    (0.0, true, 60.0),
+    "a gain, after kg are converted (x 2.2); a loss or no change is not read",
+);
+const DAYS: Plausible = plausible(
+    Measure::WeightGain,
+    "days",
+    (1.0, false, 9.0),
+    "the period: one digit or a word (\"in 3 days\", \"this week\"), else 7",
+);
+
+/// Every field's plausible values: what the readers keep, what `W0006`
+/// checks thresholds against.
+pub(crate) const PLAUSIBLE: &[Plausible] = &[
+    SYSTOLIC, DIASTOLIC, MG_DL, FAHRENHEIT, PERCENT, BPM, POUNDS, DAYS,
+];
+
+/// The plausible values of `field` of `measure` (None for a field the
+/// measure does not have).
+pub(crate) fn plausible_range(measure: Measure, field: &str) -> Option<&'static Plausible> {
+    PLAUSIBLE
+        .iter()
+        .find(|p| p.measure == measure && p.field == field)
+}
+
+/// Glucose written in mmol/L (converted x 18 into [`MG_DL`]).
+const GLUCOSE_MMOL: (f64, f64) = (1.0, 60.0);
+/// A bare temperature in this range is read as Celsius.
+const CELSIUS_GUESS: (f64, f64) = (34.0, 43.5);
+/// A number without a unit that continues a glucose reading ("it's been
+/// 280-310 since lunch"): narrower than [`MG_DL`], as the keyword is far.
+const GLUCOSE_AGAIN: (f64, f64) = (20.0, 800.0);
+
 /// The compiled readers.
 #[derive(Debug)]
 pub(crate) struct Readers {
@@ -342,7 +456,7 @@ impl Readers {
             let (Ok(sys), Ok(dia)) = (s.as_str().parse::<f64>(), d.as_str().parse::<f64>()) else {
                 continue;
             };
-            if (60.0..=300.0).contains(&sys) && (30.0..=200.0).contains(&dia) && sys > dia {
+            if SYSTOLIC.contains(sys) && DIASTOLIC.contains(dia) && sys > dia {
                 out.push(Reading {
                     measure: Measure::BloodPressure,
                     values: vec![("systolic", sys), ("diastolic", dia)],
@@ -366,9 +480,9 @@ impl Readers {
             // 16.7 mmol/L = 300 mg/dL, 3.0 mmol/L = 54 mg/dL.
             let mg = if mmol { (v * 18.0).floor() } else { v };
             let plausible = if mmol {
-                (1.0..=60.0).contains(&v)
+                (GLUCOSE_MMOL.0..=GLUCOSE_MMOL.1).contains(&v)
             } else {
-                (10.0..=1500.0).contains(&v)
+                MG_DL.contains(v)
             };
             if plausible {
                 out.push(Reading {
@@ -430,7 +544,7 @@ impl Readers {
                 let Some(v) = c.get(g).and_then(|v| v.as_str().parse::<f64>().ok()) else {
                     continue;
                 };
-                if (20.0..=800.0).contains(&v) {
+                if (GLUCOSE_AGAIN.0..=GLUCOSE_AGAIN.1).contains(&v) {
                     out.push(Reading {
                         measure: Measure::Glucose,
                         values: vec![("mg_dl", v)],
@@ -454,10 +568,10 @@ impl Readers {
             let f = match unit.and_then(|u| u.chars().next()) {
                 Some('c') => to_f(v),
                 Some(_) => v,
-                None if (34.0..=43.5).contains(&v) => to_f(v),
+                None if (CELSIUS_GUESS.0..=CELSIUS_GUESS.1).contains(&v) => to_f(v),
                 None => v,
             };
-            if (93.0..=110.0).contains(&f) {
+            if FAHRENHEIT.contains(f) {
                 out.push(Reading {
                     measure: Measure::Temperature,
                     values: vec![("fahrenheit", (f * 10.0).round() / 10.0)],
@@ -484,7 +598,7 @@ impl Readers {
 
     fn read_spo2(&self, text: &str, g: u32, out: &mut Vec<Reading>) {
         let mut push = |v: f64, _: Option<&str>, start: usize, end: usize| {
-            if (50.0..=100.0).contains(&v) {
+            if PERCENT.contains(v) {
                 out.push(Reading {
                     measure: Measure::Oxygen,
                     values: vec![("percent", v)],
@@ -512,7 +626,7 @@ impl Readers {
                 return;
             }
             if let Ok(n) = v.as_str().parse::<f64>() {
-                if (20.0..=260.0).contains(&n) {
+                if BPM.contains(n) {
                     out.push(Reading {
                         measure: Measure::HeartRate,
                         values: vec![("bpm", n)],
@@ -592,7 +706,7 @@ impl Readers {
             } else {
                 v
             };
-            if pounds > 0.0 && pounds <= 60.0 {
+            if POUNDS.contains(pounds) {
                 let days = self.days_after(text, g, m.end());
                 out.push(Reading {
                     measure: Measure::WeightGain,
@@ -620,7 +734,7 @@ impl Readers {
                 continue;
             }
             let gain = (b - a) * if kg { 2.2 } else { 1.0 };
-            if gain <= 0.0 || gain > 60.0 {
+            if !POUNDS.contains(gain) {
                 continue;
             }
             // How far apart: from the time words around the two readings
@@ -650,7 +764,7 @@ impl Readers {
                 continue;
             };
             let gain = b - a;
-            if gain > 0.0 && gain <= 60.0 {
+            if POUNDS.contains(gain) {
                 let days = self.days_after(text, g, m.end());
                 out.push(Reading {
                     measure: Measure::WeightGain,
@@ -978,5 +1092,53 @@ mod tests {
         let r = read("weight went from 180 to 184 in two days");
         assert_eq!(r[0].get("pounds"), Some(4.0));
         assert_eq!(r[0].get("days"), Some(2.0));
+    }
+
+    #[test]
+    fn one_plausible_range_per_field() {
+        for m in [
+            Measure::BloodPressure,
+            Measure::Glucose,
+            Measure::Temperature,
+            Measure::Oxygen,
+            Measure::HeartRate,
+            Measure::WeightGain,
+        ] {
+            for f in m.fields() {
+                let n = PLAUSIBLE
+                    .iter()
+                    .filter(|p| p.measure == m && p.field == *f)
+                    .count();
+                assert_eq!(n, 1, "{m:?} {f}");
+            }
+        }
+        assert!(
+            PLAUSIBLE
+                .iter()
+                .all(|p| p.measure.fields().contains(&p.field)
+                    && p.min < p.max
+                    && !p.why.is_empty())
+        );
+        // The unit ranges land inside the field's range.
+        assert!(MG_DL.contains(GLUCOSE_MMOL.0 * 18.0) && MG_DL.contains(GLUCOSE_MMOL.1 * 18.0));
+        assert!(MG_DL.contains(GLUCOSE_AGAIN.0) && MG_DL.contains(GLUCOSE_AGAIN.1));
+    }
+
+    #[test]
+    fn readers_keep_only_plausible_values() {
+        assert_eq!(one("bp 60/40", Measure::BloodPressure, "systolic"), 60.0);
+        assert!(of("bp 59/40", Measure::BloodPressure).is_empty());
+        assert_eq!(
+            one("bp 300/200", Measure::BloodPressure, "diastolic"),
+            200.0
+        );
+        assert!(of("bp 301/90", Measure::BloodPressure).is_empty());
+        assert_eq!(one("temp 110", Measure::Temperature, "fahrenheit"), 110.0);
+        assert!(of("temp 110.5", Measure::Temperature).is_empty());
+        assert!(of("temp 43.5 c", Measure::Temperature).is_empty());
+        assert_eq!(one("pulse 260", Measure::HeartRate, "bpm"), 260.0);
+        assert!(of("pulse 261", Measure::HeartRate).is_empty());
+        assert_eq!(one("gained 60 lbs", Measure::WeightGain, "pounds"), 60.0);
+        assert!(of("gained 61 lbs", Measure::WeightGain).is_empty());
     }
 }

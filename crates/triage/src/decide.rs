@@ -7,7 +7,7 @@
 //! `context::combination_resolves`); this module applies them.
 
 use crate::compile::{Compiled, Owner};
-use crate::context::{self, Assessment, CueCategory, CueUse, Experiencer, Temporality};
+use crate::context::{self, Assessment, CueUse, Experiencer, Temporality};
 use crate::decision::{
     ADVICE_911, ADVICE_CALL, ADVICE_ROUTINE, Cause, Decision, Finding, Flag, Suppressed,
     SuppressedBy,
@@ -47,17 +47,8 @@ impl Compiled {
             Experiencer::Patient
         };
         let third_person = a.third.is_some();
-        // A past time alone ("passed out yesterday") resolves an event only
-        // when the writer had it: they are writing, so it is over. Someone
-        // else's ("found him unresponsive this morning") needs a resolution
-        // cue.
-        let resolved = match a.status {
-            Some((CueCategory::Resolved, _)) => true,
-            Some((CueCategory::Past, _)) => {
-                past_resolves && experiencer == Experiencer::Patient && !third_person
-            }
-            _ => false,
-        };
+        // When it is over: the context module's policy.
+        let resolved = a.resolves(past_resolves);
         let mut cues: Vec<CueUse> = Vec::new();
         from.clear(); // the hit behind each of `cues`
         for (h, aspect) in a.deciding() {
@@ -172,28 +163,10 @@ impl Compiled {
             let a = context::assess(layout, &c.cue_specs, hits, c.cue_reach, s, e, reach);
             let (os, oe) = orig(s, e);
             let ctx = self.build_context(an, original, &a, rule.past_resolves, from);
-            let (negated, resolved) = (ctx.negated, ctx.resolved);
-            let suppress = if negated {
-                Some((SuppressedBy::Negated, a.negated))
-            } else {
-                match a.temporality {
-                    Some((Temporality::Hypothetical, h)) => {
-                        Some((SuppressedBy::Hypothetical, Some(h)))
-                    }
-                    Some((Temporality::Historical, h)) => {
-                        let by = if c.rules.cues[hits[h as usize].cue as usize].category
-                            == CueCategory::Family
-                        {
-                            SuppressedBy::Family
-                        } else {
-                            SuppressedBy::Historical
-                        };
-                        Some((by, Some(h)))
-                    }
-                    _ => a.uncertain.map(|h| (SuppressedBy::Uncertain, Some(h))),
-                }
-            };
-            if let Some((by, Some(h))) = suppress {
+            let resolved = ctx.resolved;
+            // Which context suppresses a mention first, and as what, is the
+            // context module's policy.
+            if let Some((by, h)) = a.suppression(&c.cue_specs, hits) {
                 suppressed.push(Suppressed {
                     rule: rule.id.clone(),
                     concept: rule.concept.clone(),
@@ -273,14 +246,12 @@ impl Compiled {
                 .iter()
                 .any(|&i| findings[i].context.experiencer == Experiencer::Other);
             let third_person = parts.iter().any(|&i| findings[i].context.third_person);
-            // A combination is resolved only when all of it has resolved
-            // (vomited blood this morning, lightheaded now: not resolved);
-            // qualifiers ("first ever", "on warfarin") have no time of their
-            // own and do not keep it current.
-            let resolved = parts
-                .iter()
-                .filter(|&&i| !c.rules.rules[rule_of[i]].qualifier)
-                .all(|&i| findings[i].context.resolved);
+            // Resolved only when all of it has resolved (the context
+            // module's policy).
+            let resolved = context::combination_resolves(parts.iter().map(|&i| {
+                let qualifier = c.rules.rules[rule_of[i]].qualifier;
+                (qualifier, findings[i].context.resolved)
+            }));
             rule_of.push(ri);
             findings.push(Finding {
                 rule: rule.id.clone(),

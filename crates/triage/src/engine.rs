@@ -301,8 +301,8 @@ impl Triage {
     /// mention of a condition), with this engine's cues: negated or not,
     /// recent, historical or hypothetical, the patient or someone else,
     /// resolved or not, and the cue (with its span in `text`) that decided
-    /// each ([`Context::cue_for`]). The triage decision uses the very same
-    /// assessment for every finding.
+    /// each ([`Context::cue_for`](crate::Context::cue_for)). The triage
+    /// decision uses the very same assessment for every finding.
     ///
     /// Offsets outside the text or off character boundaries are clamped to
     /// the nearest valid ones.

@@ -13,6 +13,7 @@ use crate::context::{CueCategory, CueHit, Layout};
 use crate::normalize::{Normalized, alnum_at, alnum_before};
 use crate::vitals::Reading;
 
+/// A match of a phrase or pattern in normalized text, and whose it is.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Candidate {
     pub(crate) start: u32,
@@ -384,6 +385,8 @@ pub(crate) fn whole_words(t: &str, s: usize, e: usize) -> bool {
     s >= e || ((!alnum_at(t, s) || !alnum_before(t, s)) && (!alnum_before(t, e) || !alnum_at(t, e)))
 }
 
+/// What the scan found in one text: findings' candidates, cues and
+/// terminators, findings hidden by a pseudo phrase (with it), readings.
 #[derive(Default)]
 pub(crate) struct Scan {
     pub(crate) triggers: Vec<Candidate>,

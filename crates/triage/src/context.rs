@@ -6,6 +6,7 @@
 //! (clause, sentence, or a word window that crosses sentences), a maximum
 //! distance in words, and the categories of other cues that end its scope.
 
+use crate::decision::SuppressedBy;
 use serde::{Deserialize, Serialize};
 
 /// What a context cue says about the findings in its scope.
@@ -472,6 +473,100 @@ impl Assessment {
     }
 }
 
+// ------------------------------------- the policy: what a context means
+
+// What the assessed context does to a mention's triage: whether it counts,
+// what a suppressed one is reported as, and when it is over. The decision
+// (`decide`) applies these; the vocabulary is docs/rules.md's cue
+// categories and the triage policy's "context decides whether a mention
+// counts".
+
+impl Assessment {
+    /// Whether the mention does not count toward the route, as what
+    /// ([`SuppressedBy`]), with the cue hit that suppressed it (shown as
+    /// the cause). The first that applies wins:
+    ///
+    /// 1. negated ("no chest pain", "denies"): [`SuppressedBy::Negated`].
+    ///    An absent finding is absent whatever its time or its person, so
+    ///    the negation is the cause shown.
+    /// 2. hypothetical ("if the chest pain comes back"):
+    ///    [`SuppressedBy::Hypothetical`];
+    /// 3. historical ("history of stroke"): [`SuppressedBy::Historical`],
+    ///    or [`SuppressedBy::Family`] when the deciding cue is a family one
+    ///    ("my dad died of a stroke": someone else's past). A mention has one
+    ///    temporality (the nearest cue wins, `assess`), so 2 and 3 never
+    ///    compete.
+    /// 4. uncertain ("to rule out MI"): [`SuppressedBy::Uncertain`]: only a
+    ///    possibility being checked, reported as such only when nothing
+    ///    above already explains why it does not count.
+    ///
+    /// Everything else counts: someone else now ("my husband can't
+    /// breathe": the writer is the one who can call 911), the patient
+    /// written of in the third person, and a resolved event (one level
+    /// lower, see [`Assessment::resolves`]). [`SuppressedBy::Idiom`] is not
+    /// decided here: the scan hides a finding inside a pseudo phrase before
+    /// any context is assessed.
+    ///
+    /// `specs` and `hits` are those the assessment was made with.
+    #[inline]
+    pub fn suppression(&self, specs: &[CueSpec], hits: &[CueHit]) -> Option<(SuppressedBy, u32)> {
+        if let Some(h) = self.negated {
+            return Some((SuppressedBy::Negated, h));
+        }
+        match self.temporality {
+            Some((Temporality::Hypothetical, h)) => Some((SuppressedBy::Hypothetical, h)),
+            Some((Temporality::Historical, h)) => {
+                let by = if specs[hits[h as usize].cue as usize].category == CueCategory::Family {
+                    SuppressedBy::Family
+                } else {
+                    SuppressedBy::Historical
+                };
+                Some((by, h))
+            }
+            _ => self.uncertain.map(|h| (SuppressedBy::Uncertain, h)),
+        }
+    }
+
+    /// Whether the mention happened recently and is over ([`Context`]'s
+    /// `resolved`): its rule then routes it one level lower (never below
+    /// needs-call) or to its `resolved_route`.
+    ///
+    /// - A resolution cue ("went away", "fine now") that wins the status
+    ///   (the nearest of resolved, past and current, `assess`) resolves it.
+    /// - A past time alone ("passed out yesterday") resolves it only for a
+    ///   rule with `past_resolves` (an event, such as fainting), and only
+    ///   when the writer had it (the patient, not written of in the third
+    ///   person): they are writing, so it is over. Someone else's ("my
+    ///   mother collapsed this morning", "found him unresponsive this
+    ///   morning") needs a resolution cue: the writer may be with them, and
+    ///   it may not be over.
+    /// - A current cue ("still", "right now"), or no status cue, leaves it
+    ///   current.
+    #[inline]
+    pub fn resolves(&self, past_resolves: bool) -> bool {
+        let patient = self.other.is_none();
+        let third_person = self.third.is_some();
+        match self.status {
+            Some((CueCategory::Resolved, _)) => true,
+            Some((CueCategory::Past, _)) => past_resolves && patient && !third_person,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a combination of findings is resolved, from its parts as
+/// (qualifier, resolved) pairs: only when all of it has resolved ("vomited
+/// blood this morning" and "lightheaded now" is not over). A qualifier
+/// ("first ever", "on warfarin", "pregnant": a rule with `qualifier = true`)
+/// has no time of its own and does not keep a combination current.
+#[inline]
+pub(crate) fn combination_resolves(parts: impl IntoIterator<Item = (bool, bool)>) -> bool {
+    parts
+        .into_iter()
+        .filter(|&(qualifier, _)| !qualifier)
+        .all(|(_, resolved)| resolved)
+}
+
 /// Assess the context of the target `[start, end)` (normalized offsets).
 ///
 /// `reach` is the largest `max_words` of any cue: only hits that close are
@@ -669,6 +764,125 @@ pub(crate) fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cue specs of the given categories, and one hit of each (hit `i` is
+    /// cue `i`).
+    fn specs_and_hits(categories: &[CueCategory]) -> (Vec<CueSpec>, Vec<CueHit>) {
+        let specs = (categories.iter())
+            .map(|&category| CueSpec {
+                category,
+                direction: Direction::Forward,
+                scope: Scope::Sentence,
+                max_words: 5,
+                terminated_by: 0,
+                requires: 0,
+                unless: 0,
+            })
+            .collect();
+        let hits = (0..categories.len() as u32)
+            .map(|i| CueHit {
+                cue: i,
+                start: i,
+                end: i + 1,
+                first_word: i,
+                last_word: i,
+            })
+            .collect();
+        (specs, hits)
+    }
+
+    #[test]
+    fn suppression_order_negated_then_temporality_then_uncertain() {
+        use CueCategory as C;
+        let (specs, hits) = specs_and_hits(&[
+            C::Negated,
+            C::Hypothetical,
+            C::Historical,
+            C::Family,
+            C::Uncertain,
+        ]);
+        let s = |a: Assessment| a.suppression(&specs, &hits);
+        let all = Assessment {
+            negated: Some(0),
+            temporality: Some((Temporality::Hypothetical, 1)),
+            uncertain: Some(4),
+            other: Some(3),
+            ..Assessment::default()
+        };
+        assert_eq!(s(all), Some((SuppressedBy::Negated, 0)));
+        let a = Assessment {
+            negated: None,
+            ..all
+        };
+        assert_eq!(s(a), Some((SuppressedBy::Hypothetical, 1)));
+        let a = Assessment {
+            temporality: Some((Temporality::Historical, 2)),
+            ..a
+        };
+        assert_eq!(s(a), Some((SuppressedBy::Historical, 2)));
+        let a = Assessment {
+            temporality: Some((Temporality::Historical, 3)),
+            ..a
+        };
+        assert_eq!(s(a), Some((SuppressedBy::Family, 3)));
+        let a = Assessment {
+            temporality: Some((Temporality::Recent, 1)),
+            ..a
+        };
+        assert_eq!(s(a), Some((SuppressedBy::Uncertain, 4)));
+        // Someone else now, third person, resolved: all count.
+        let a = Assessment {
+            uncertain: None,
+            third: Some(2),
+            status: Some((C::Resolved, 2)),
+            ..a
+        };
+        assert_eq!(s(a), None);
+    }
+
+    #[test]
+    fn a_past_time_resolves_only_the_writers_own_events() {
+        let past = Assessment {
+            status: Some((CueCategory::Past, 0)),
+            ..Assessment::default()
+        };
+        assert!(past.resolves(true));
+        assert!(!past.resolves(false));
+        assert!(
+            !Assessment {
+                other: Some(1),
+                ..past
+            }
+            .resolves(true)
+        );
+        assert!(
+            !Assessment {
+                third: Some(1),
+                ..past
+            }
+            .resolves(true)
+        );
+        let over = Assessment {
+            status: Some((CueCategory::Resolved, 0)),
+            other: Some(1),
+            third: Some(2),
+            ..Assessment::default()
+        };
+        assert!(over.resolves(false));
+        let now = Assessment {
+            status: Some((CueCategory::Current, 0)),
+            ..Assessment::default()
+        };
+        assert!(!now.resolves(true));
+        assert!(!Assessment::default().resolves(true));
+    }
+
+    #[test]
+    fn a_combination_resolves_when_all_but_its_qualifiers_have() {
+        assert!(combination_resolves([(false, true), (true, false)]));
+        assert!(!combination_resolves([(false, true), (false, false)]));
+        assert!(combination_resolves([(false, true), (false, true)]));
+    }
 
     proptest::proptest! {
         /// The byte loop of `Layout::build` (ASCII read as it is) finds the

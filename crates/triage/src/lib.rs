@@ -56,7 +56,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod compile;
 mod context;
+mod decide;
 mod decision;
 mod engine;
 mod error;
@@ -65,7 +67,9 @@ mod normalize;
 mod prefilter;
 mod route;
 mod rules;
+mod scan;
 mod vitals;
+mod work;
 
 pub use context::{
     Aspect, Context, CueCategory, CueUse, Direction, Experiencer, Scope, Temporality,

@@ -57,6 +57,11 @@ impl Normalized {
         self.origin.partition_point(|&(s, _)| (s as usize) < pos)
     }
 
+    /// The normalized byte offset of original byte offset `pos`.
+    pub(crate) fn normalized_offset(&self, pos: usize) -> usize {
+        self.first_at_or_after(pos)
+    }
+
     /// Map a normalized byte range to the original byte range.
     pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
         if start >= end || start >= self.origin.len() {

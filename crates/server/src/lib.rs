@@ -246,12 +246,27 @@ async fn serve_until(
 /// (on its own thread, while signals are already handled; `None` means it
 /// failed and said why on stderr), listen on `options.addr`, answer, and on
 /// a signal finish the requests in flight.
+///
+/// Options that cannot serve (`max_inflight_bytes` below `max_body_bytes`, a
+/// cap or a timeout of 0) fail at once, before `load` runs.
 pub fn run(options: Options, load: impl FnOnce() -> Option<Triage> + Send + 'static) -> Exit {
     let args = options;
     if args.max_inflight_bytes < args.max_body_bytes {
         eprintln!(
             "portal-triage: --max-inflight-bytes ({}) must be at least --max-body-bytes ({})",
             args.max_inflight_bytes, args.max_body_bytes
+        );
+        return Exit::Failed;
+    }
+    // The command line refuses these; a program building `Options` itself
+    // could pass them, and would get a service that never admits a request.
+    if args.max_inflight_requests == 0
+        || args.max_connections == 0
+        || args.body_timeout.is_zero()
+        || args.header_timeout.is_zero()
+    {
+        eprintln!(
+            "portal-triage: the request and connection caps and the timeouts must be more than 0"
         );
         return Exit::Failed;
     }
@@ -345,4 +360,50 @@ async fn serve(
     serve_until(listener, app, conn_limits, &mut stop).await;
     eprintln!("portal-triage: stopped");
     Exit::Stopped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Options a program could build but the command line refuses fail at
+    /// once, without loading the rules or listening.
+    #[test]
+    fn options_that_cannot_serve_fail_before_loading() {
+        let broken = [
+            Options {
+                max_inflight_requests: 0,
+                ..Options::default()
+            },
+            Options {
+                max_connections: 0,
+                ..Options::default()
+            },
+            Options {
+                body_timeout: Duration::ZERO,
+                ..Options::default()
+            },
+            Options {
+                header_timeout: Duration::ZERO,
+                ..Options::default()
+            },
+            Options {
+                max_inflight_bytes: 1,
+                ..Options::default()
+            },
+        ];
+        for options in broken {
+            let loaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = Arc::clone(&loaded);
+            let exit = run(options.clone(), move || {
+                flag.store(true, Ordering::SeqCst);
+                None
+            });
+            assert_eq!(exit, Exit::Failed, "{options:?}");
+            assert!(
+                !loaded.load(Ordering::SeqCst),
+                "{options:?}: the rules were loaded"
+            );
+        }
+    }
 }

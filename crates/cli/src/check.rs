@@ -1,7 +1,7 @@
 //! `portal-triage check`: load a rule set, run its inline tests, lint it.
 
 use super::RuleArgs;
-use portal_triage::{AllowedLint, Diagnostic, Error, RuleSet, Severity, Triage, lint_report};
+use portal_triage::{AllowedLint, Diagnostic, Error, RuleSet, Triage, lint_report};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -135,26 +135,13 @@ pub fn run(args: Args) -> i32 {
         match Triage::new(set) {
             Ok(engine) => {
                 for f in engine.run_rule_tests() {
+                    // Point at the failing test's own line, not its rule's.
                     let (line, src) = test_line(&sources, &f.path, f.line, f.test);
-                    errors.push(Diagnostic {
-                        severity: Severity::Error,
-                        message: format!(
-                            "test {} of `{}` fails: {} (fired: {})",
-                            f.test,
-                            f.rule,
-                            f.problem,
-                            if f.decision_rules.is_empty() {
-                                "nothing".to_string()
-                            } else {
-                                f.decision_rules.join(", ")
-                            }
-                        ),
-                        column: src.len() - src.trim_start().len() + 1,
-                        path: f.path,
-                        line,
-                        code: "E0010",
-                        source_line: src,
-                    });
+                    let mut d = f.into_diagnostic();
+                    d.line = line;
+                    d.column = src.len() - src.trim_start().len() + 1;
+                    d.source_line = src;
+                    errors.push(d);
                 }
             }
             Err(e) => failed(e, &mut errors, &mut other_errors),

@@ -110,21 +110,7 @@ impl Triage {
         }
         let diagnostics = failures
             .into_iter()
-            .map(|f| Diagnostic {
-                severity: Severity::Error,
-                message: format!(
-                    "test {} of `{}` fails: {} (fired: {})",
-                    f.test,
-                    f.rule,
-                    f.problem,
-                    f.fired()
-                ),
-                path: f.path,
-                line: f.line,
-                column: 1,
-                code: "E0010",
-                source_line: String::new(),
-            })
+            .map(TestFailure::into_diagnostic)
             .collect();
         Err(Error::with_diagnostics(ErrorKind::RuleTests, diagnostics))
     }
@@ -511,6 +497,27 @@ pub struct TestFailure {
 }
 
 impl TestFailure {
+    /// The failure as an `E0010` error at the rule's table (column 1,
+    /// without its source line), the form `new_strict` and `portal-triage
+    /// check` report it in.
+    pub fn into_diagnostic(self) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: format!(
+                "test {} of `{}` fails: {} (fired: {})",
+                self.test,
+                self.rule,
+                self.problem,
+                self.fired()
+            ),
+            line: self.line,
+            path: self.path,
+            column: 1,
+            code: "E0010",
+            source_line: String::new(),
+        }
+    }
+
     /// The rules that fired, as one phrase ("nothing" when none did).
     fn fired(&self) -> String {
         if self.decision_rules.is_empty() {

@@ -9,8 +9,11 @@
 
 use crate::context::{self, CueSpec};
 use crate::error::{Error, ErrorKind};
+use crate::reading::{Lexicon, LexiconInput};
+use crate::rules::spanish_file;
 use crate::rules::{RuleKind, RuleSet};
 use crate::vitals::Readers;
+use crate::wordpat::WordPattern;
 use regex::Regex;
 
 /// The most gate and tail literals (see `prefilter`) the automaton takes
@@ -72,6 +75,8 @@ impl std::fmt::Debug for Automaton {
 
 #[derive(Debug)]
 pub(crate) struct Compiled {
+    /// How words are read (`reading`).
+    pub(crate) lexicon: Lexicon,
     pub(crate) rules: RuleSet,
     /// One automaton for every phrase and every pattern's required
     /// literals (see `prefilter`): one pass over the text finds both.
@@ -145,31 +150,11 @@ impl Compiled {
                 patterns.len() - 1
             })
         }
-        // Every phrase and pattern, with the rule, cue, pseudo or terminator
-        // it belongs to.
-        let sources = (rules.rules.iter().enumerate())
-            .map(|(i, r)| (Owner::Rule(i as u32), &r.phrases, &r.compiled))
-            .chain(
-                rules
-                    .cues
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (Owner::Cue(i as u32), &c.phrases, &c.compiled)),
-            )
-            .chain(
-                rules
-                    .pseudos
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (Owner::Pseudo(i as u32), &c.phrases, &c.compiled)),
-            )
-            .chain(
-                rules
-                    .terminators
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (Owner::Terminator(i as u32), &c.phrases, &c.compiled)),
-            );
+        // The reading tables, then every phrase and pattern, read the way
+        // message text is read, with the rule, cue, pseudo or terminator it
+        // belongs to.
+        let lexicon = Lexicon::new(&lexicon_input(&rules));
+        let sources = read_sources(&rules, &lexicon)?;
         let mut regexes: Vec<(Regex, Owner)> = Vec::new();
         let mut gated: Vec<(usize, Vec<crate::prefilter::LiteralSet>)> = Vec::new();
         let mut ungated: Vec<u32> = Vec::new();
@@ -178,7 +163,8 @@ impl Compiled {
         let mut tail: Vec<Option<u32>> = Vec::new();
         let mut tails: Vec<(usize, crate::prefilter::LiteralSet)> = Vec::new();
         let mut gate_literals = 0usize;
-        for (o, ps, res) in sources {
+        for (o, ps, res) in &sources {
+            let o = *o;
             for p in ps {
                 let i = slot(&mut index, &mut patterns, p.as_bytes());
                 patterns[i].1.push(o);
@@ -332,7 +318,9 @@ impl Compiled {
         }
         combo_slots.push(combo_entries.len() as u32);
         drop(group_index);
+        drop(sources);
         Ok(Compiled {
+            lexicon,
             rules,
             group_ids,
             combos,
@@ -358,5 +346,154 @@ impl Compiled {
             readers_always,
             max_message_bytes: max.max(1),
         })
+    }
+}
+
+/// The lexicon tables of a rule set and its vocabulary: every word of its
+/// phrases, class entries and word patterns.
+fn lexicon_input(rules: &RuleSet) -> LexiconInput {
+    let split = |p: &str| -> Vec<String> {
+        p.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut input = LexiconInput {
+        rewrites: rules.rewrites.clone(),
+        lemmas: rules.lemmas.clone(),
+        ..LexiconInput::default()
+    };
+    for c in &rules.classes {
+        if c.filler {
+            input.fillers.extend(c.words.iter().cloned());
+        }
+    }
+    for c in rules.classes.iter().filter(|c| !c.filler) {
+        for e in &c.words {
+            input.phrases.push((e.clone(), c.spanish));
+        }
+    }
+    let mut add = |phrases: &[String], words: &[String], es: bool| {
+        for p in phrases {
+            input.phrases.push((split(p), es));
+        }
+        for w in words {
+            if let Ok(pat) = WordPattern::parse(w) {
+                let literal: Vec<String> = pat.words().iter().map(|x| x.to_string()).collect();
+                input.phrases.push((literal, es));
+            }
+        }
+    };
+    for r in &rules.rules {
+        add(&r.phrases, &r.words, spanish_file(&r.origin.path));
+    }
+    for c in &rules.cues {
+        add(&c.phrases, &c.words, spanish_file(&c.origin.path));
+    }
+    for p in rules.pseudos.iter().chain(&rules.terminators) {
+        add(&p.phrases, &p.words, false);
+    }
+    input
+}
+
+/// One owner's phrases (as read) and patterns (byte patterns, then its
+/// word patterns compiled over the reading).
+type Source = (Owner, Vec<String>, Vec<Regex>);
+
+fn read_sources(rules: &RuleSet, lexicon: &Lexicon) -> Result<Vec<Source>, Error> {
+    // Class entries, as read.
+    let mut classes: std::collections::HashMap<&str, Vec<Vec<String>>> = Default::default();
+    for c in rules.classes.iter().filter(|c| !c.filler) {
+        let entries = (c.words.iter())
+            .map(|e| {
+                e.iter()
+                    .flat_map(|w| lexicon.read_word(w))
+                    .collect::<Vec<String>>()
+            })
+            .filter(|e| !e.is_empty())
+            .collect();
+        classes.insert(c.name.as_str(), entries);
+    }
+    let mut diagnostics = Vec::new();
+    let mut one = |owner: Owner,
+                   id: &str,
+                   origin: Option<&crate::rules::Origin>,
+                   phrases: &[String],
+                   compiled: &[Regex],
+                   words: &[String]|
+     -> Source {
+        let mut read: Vec<String> = Vec::with_capacity(phrases.len());
+        for p in phrases {
+            let r = lexicon.read_phrase(p);
+            if !r.is_empty() && !read.contains(&r) {
+                read.push(r);
+            }
+        }
+        let mut res = compiled.to_vec();
+        for w in words {
+            let compiled = WordPattern::parse(w).and_then(|pat| {
+                pat.compile(&|x| lexicon.read_word(x), &|name| {
+                    classes.get(name).cloned()
+                })
+            });
+            let built = compiled.map_err(|e| format!("at column {}: {}", e.column + 1, e.message));
+            // Word boundaries at both ends make the regex try the next
+            // alternative when the first one stops inside a word.
+            let built = built.and_then(|src| {
+                regex::RegexBuilder::new(&format!("(?-u:\\b)(?:{src})(?-u:\\b)"))
+                    .size_limit(crate::rules::REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| e.to_string().replace('\n', " "))
+            });
+            match built {
+                Ok(re) => res.push(re),
+                Err(msg) => diagnostics.push(crate::error::Diagnostic {
+                    severity: crate::error::Severity::Error,
+                    path: origin.map_or_else(|| String::from("<rule set>"), |o| o.path.clone()),
+                    line: origin.map_or(1, |o| o.line),
+                    column: 1,
+                    code: "E0004",
+                    message: format!("`{id}`: word pattern {w:?} {msg}"),
+                    source_line: String::new(),
+                }),
+            }
+        }
+        (owner, read, res)
+    };
+    let mut out = Vec::new();
+    for (i, r) in rules.rules.iter().enumerate() {
+        let o = Owner::Rule(i as u32);
+        out.push(one(
+            o,
+            &r.id,
+            Some(&r.origin),
+            &r.phrases,
+            &r.compiled,
+            &r.words,
+        ));
+    }
+    for (i, c) in rules.cues.iter().enumerate() {
+        let o = Owner::Cue(i as u32);
+        out.push(one(
+            o,
+            &c.id,
+            Some(&c.origin),
+            &c.phrases,
+            &c.compiled,
+            &c.words,
+        ));
+    }
+    for (i, p) in rules.pseudos.iter().enumerate() {
+        let o = Owner::Pseudo(i as u32);
+        out.push(one(o, &p.id, None, &p.phrases, &p.compiled, &p.words));
+    }
+    for (i, p) in rules.terminators.iter().enumerate() {
+        let o = Owner::Terminator(i as u32);
+        out.push(one(o, &p.id, None, &p.phrases, &p.compiled, &p.words));
+    }
+    if diagnostics.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::with_diagnostics(ErrorKind::Rules, diagnostics))
     }
 }

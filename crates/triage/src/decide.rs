@@ -197,6 +197,10 @@ impl Compiled {
                 text: slice(os, oe),
                 context: ctx,
                 because: Vec::new(),
+                corrections: (an.corrections.iter())
+                    .filter(|k| os <= k.start && k.end <= oe)
+                    .cloned()
+                    .collect(),
             });
         }
 
@@ -278,6 +282,7 @@ impl Compiled {
                     cues: Vec::new(),
                 },
                 because,
+                corrections: Vec::new(),
             });
         }
 

@@ -62,6 +62,10 @@ pub struct Finding {
     /// For a combination: the rules of the findings it combines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub because: Vec<String>,
+    /// Words of the finding read as another word of the rules ("read
+    /// 'stoke' as 'stroke'"), with their spans in the original text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<crate::reading::Correction>,
 }
 
 /// Why a mention did not count.

@@ -211,6 +211,10 @@ impl Triage {
             for f in &mut d.findings {
                 f.start += chunk_start;
                 f.end += chunk_start;
+                for k in &mut f.corrections {
+                    k.start += chunk_start;
+                    k.end += chunk_start;
+                }
                 for u in &mut f.context.cues {
                     u.start += chunk_start;
                     u.end += chunk_start;

@@ -65,10 +65,12 @@ mod error;
 mod lint;
 mod normalize;
 mod prefilter;
+mod reading;
 mod route;
 mod rules;
 mod scan;
 mod vitals;
+mod wordpat;
 mod work;
 
 pub use context::{
@@ -78,6 +80,7 @@ pub use decision::{Cause, Decision, Finding, Flag, Suppressed, SuppressedBy};
 pub use engine::{DEFAULT_MAX_MESSAGE_BYTES, TestFailure, Triage, find_phrase};
 pub use error::{Diagnostic, Error, ErrorKind, Severity};
 pub use lint::{AllowedLint, LintReport, lint, lint_report};
+pub use reading::Correction;
 pub use route::{ParseRouteError, Route};
 pub use rules::{CueTest, Origin, RuleInfo, RuleKind, RuleSet, RuleTest};
 pub use vitals::{Condition, Measure, Reading};

@@ -62,6 +62,42 @@ impl Normalized {
         self.first_at_or_after(pos)
     }
 
+    /// Empty the text and its map, keeping the buffers.
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.origin.clear();
+    }
+
+    /// Append `s`, every byte of it coming from original bytes `from`.
+    pub(crate) fn push_from(&mut self, s: &str, from: (u32, u32)) {
+        self.text.push_str(s);
+        self.origin.extend(std::iter::repeat_n(from, s.len()));
+    }
+
+    /// Append `other.text[start..end]` with its own origins (a stretch
+    /// of another normalized text copied as it is).
+    pub(crate) fn push_span_of(&mut self, other: &Normalized, start: usize, end: usize) {
+        if let (Some(s), Some(o)) = (other.text.get(start..end), other.origin.get(start..end)) {
+            self.text.push_str(s);
+            self.origin.extend_from_slice(o);
+        }
+    }
+
+    /// Drop trailing spaces.
+    pub(crate) fn trim_end_spaces(&mut self) {
+        while self.text.ends_with(' ') {
+            self.text.pop();
+            self.origin.pop();
+        }
+    }
+
+    /// The original range of normalized bytes `start..end`, as the `u32`
+    /// pair the map stores.
+    pub(crate) fn origin_of(&self, start: usize, end: usize) -> (u32, u32) {
+        let (s, e) = self.original_span(start, end);
+        (s as u32, e as u32)
+    }
+
     /// Map a normalized byte range to the original byte range.
     pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
         if start >= end || start >= self.origin.len() {

@@ -25,6 +25,7 @@ macro_rules! rule_files {
 /// file of `rules/` must be listed, and only those: the test
 /// `builtin_lists_every_rule_file` fails otherwise.
 const BUILTIN: &[(&str, &str)] = rule_files![
+    "lexicon.toml",
     "context.toml",
     "vitals.toml",
     "cardiac.toml",
@@ -58,6 +59,7 @@ const BUILTIN: &[(&str, &str)] = rule_files![
     "es-pain.toml",
     "es-medication.toml",
     "es-context.toml",
+    "es-lexicon.toml",
 ];
 
 /// Limits that keep a rule set (and so every scan) bounded.
@@ -87,6 +89,32 @@ struct RawFile {
     terminator: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     allow: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    class: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    rewrite: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    lemma: Vec<toml::Spanned<toml::Table>>,
+}
+
+/// `[[class]]`: a named word class for word patterns (`<name>`), or
+/// fillers read past.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClass {
+    name: String,
+    words: Vec<String>,
+    #[serde(default)]
+    filler: bool,
+}
+
+/// `[[rewrite]]` and `[[lemma]]`: written tokens read as other words.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReadAs {
+    #[serde(rename = "as")]
+    read_as: String,
+    words: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +141,8 @@ struct RawRule {
     phrases: Vec<String>,
     #[serde(default)]
     patterns: Vec<String>,
+    #[serde(default)]
+    words: Vec<String>,
     #[serde(default)]
     tests: Vec<RawTest>,
 }
@@ -199,6 +229,8 @@ struct RawCue {
     #[serde(default)]
     patterns: Vec<String>,
     #[serde(default)]
+    words: Vec<String>,
+    #[serde(default)]
     enabled: Option<bool>,
     #[serde(default)]
     tests: Vec<RawCueTest>,
@@ -225,6 +257,8 @@ struct RawPhraseList {
     phrases: Vec<String>,
     #[serde(default)]
     patterns: Vec<String>,
+    #[serde(default)]
+    words: Vec<String>,
     #[serde(default)]
     enabled: Option<bool>,
     #[serde(default)]
@@ -306,6 +340,8 @@ pub(crate) struct RuleDef {
     pub phrases: Vec<String>,
     /// Patterns, compiled in the form the engine runs.
     pub compiled: Vec<Regex>,
+    /// Word patterns, as written (compiled with the rule set's lexicon).
+    pub words: Vec<String>,
     pub measure: Option<Measure>,
     pub any: Vec<Condition>,
     pub all_conditions: Vec<Condition>,
@@ -328,6 +364,8 @@ pub(crate) struct CueDef {
     pub phrases: Vec<String>,
     /// Patterns, compiled in the form the engine runs.
     pub compiled: Vec<Regex>,
+    /// Word patterns, as written (compiled with the rule set's lexicon).
+    pub words: Vec<String>,
     pub tests: Vec<CueTest>,
     pub origin: Origin,
 }
@@ -339,6 +377,8 @@ pub(crate) struct PhraseListDef {
     pub phrases: Vec<String>,
     /// Patterns, compiled in the form the engine runs.
     pub compiled: Vec<Regex>,
+    /// Word patterns, as written (compiled with the rule set's lexicon).
+    pub words: Vec<String>,
 }
 
 /// An `[[allow]]` table: lint warnings of one code about one rule, cue,
@@ -354,6 +394,25 @@ pub(crate) struct AllowDef {
     pub phrases: Vec<String>,
     pub reason: String,
     pub origin: Origin,
+}
+
+/// A word class (`[[class]]`).
+#[derive(Debug, Clone)]
+pub(crate) struct ClassDef {
+    pub name: String,
+    /// Entries, each normalized and split into words.
+    pub words: Vec<Vec<String>>,
+    pub filler: bool,
+    /// Whether it comes from a Spanish file (`es-*.toml`).
+    pub spanish: bool,
+    pub origin: Origin,
+}
+
+/// Whether a rule file is part of the Spanish layer (`es-*.toml`).
+pub(crate) fn spanish_file(path: &str) -> bool {
+    Path::new(path)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("es-"))
 }
 
 /// A public summary of one rule, for listings and tools.
@@ -394,6 +453,14 @@ pub struct RuleSet {
     pub(crate) terminators: Vec<PhraseListDef>,
     /// Reviewed lint warnings (`[[allow]]`), in load order.
     pub(crate) allows: Vec<AllowDef>,
+    /// Word classes (`[[class]]`), by name; a later layer's class of the
+    /// same name replaces the earlier one.
+    pub(crate) classes: Vec<ClassDef>,
+    /// `[[rewrite]]` entries: (token, words), in load order (a later one
+    /// for the same token wins).
+    pub(crate) rewrites: Vec<(String, Vec<String>)>,
+    /// `[[lemma]]` entries: (written form, base form).
+    pub(crate) lemmas: Vec<(String, String)>,
     /// Ids disabled by a later layer (`enabled = false`).
     disabled: BTreeSet<String>,
 }
@@ -467,6 +534,9 @@ impl RuleSet {
         merge(&mut self.pseudos, extra.pseudos, |r| &r.id);
         merge(&mut self.terminators, extra.terminators, |r| &r.id);
         self.allows.extend(extra.allows);
+        merge(&mut self.classes, extra.classes, |c| &c.name);
+        self.rewrites.extend(extra.rewrites);
+        self.lemmas.extend(extra.lemmas);
         self
     }
 
@@ -479,7 +549,7 @@ impl RuleSet {
             concept: r.concept.clone(),
             route: r.route,
             phrases: r.phrases.len(),
-            patterns: r.compiled.len(),
+            patterns: r.compiled.len() + r.words.len(),
             tests: r.tests.len(),
             origin: r.origin.clone(),
         })
@@ -730,6 +800,21 @@ impl Loader {
                 self.allow(&src, src.extent(table.span(), "allow"), r);
             }
         }
+        for table in raw.class {
+            if let Some(r) = self.typed::<RawClass>(&src, &table, "class") {
+                self.class(&src, src.extent(table.span(), "class"), r);
+            }
+        }
+        for table in raw.rewrite {
+            if let Some(r) = self.typed::<RawReadAs>(&src, &table, "rewrite") {
+                self.read_as(&src, src.extent(table.span(), "rewrite"), r, false);
+            }
+        }
+        for table in raw.lemma {
+            if let Some(r) = self.typed::<RawReadAs>(&src, &table, "lemma") {
+                self.read_as(&src, src.extent(table.span(), "lemma"), r, true);
+            }
+        }
         for table in raw.terminator {
             if let Some(r) = self.typed::<RawPhraseList>(&src, &table, "terminator") {
                 if let Some(def) = self.phrase_list(&src, src.extent(table.span(), "terminator"), r)
@@ -878,6 +963,133 @@ impl Loader {
         out
     }
 
+    /// Word patterns: parsed now, so a syntax error points at its file
+    /// and line; compiled with the rule set's lexicon when the engine is
+    /// built.
+    fn word_patterns(
+        &mut self,
+        src: &Src<'_>,
+        span: &std::ops::Range<usize>,
+        raw: &[String],
+    ) -> Vec<String> {
+        let mut out = Vec::with_capacity(raw.len());
+        for p in raw {
+            match crate::wordpat::WordPattern::parse(p) {
+                Ok(_) => {
+                    if !out.contains(p) {
+                        out.push(p.clone());
+                    }
+                }
+                Err(e) => {
+                    let at = src.key_offset(span, "words");
+                    self.diagnostics.push(src.diag(
+                        at,
+                        "E0004",
+                        format!(
+                            "invalid word pattern {p:?} at column {}: {}",
+                            e.column + 1,
+                            e.message
+                        ),
+                    ));
+                }
+            }
+        }
+        self.pattern_count += out.len();
+        out
+    }
+
+    /// Words of a lexicon table, normalized like message text: each entry
+    /// one word with no digit where `single` (a `[[rewrite]]` token or a
+    /// `[[lemma]]` form), else one or more words.
+    fn lexicon_words(
+        &mut self,
+        src: &Src<'_>,
+        span: &std::ops::Range<usize>,
+        raw: &[String],
+        single: bool,
+    ) -> Vec<Vec<String>> {
+        let mut out = Vec::with_capacity(raw.len());
+        for w in raw {
+            let n = crate::normalize::normalize_phrase(w);
+            let words: Vec<String> = n
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect();
+            let bad = if words.is_empty() {
+                Some("no words")
+            } else if single && words.len() > 1 {
+                Some("more than one word (a rewrite or lemma reads one written word)")
+            } else if words.iter().any(|x| x.chars().any(|c| c.is_ascii_digit())) {
+                Some("a digit (words with digits are kept as written)")
+            } else {
+                None
+            };
+            match bad {
+                Some(why) => {
+                    let at = src.key_offset(span, "words");
+                    self.diagnostics
+                        .push(src.diag(at, "E0008", format!("entry {w:?} has {why}")));
+                }
+                None => out.push(words),
+            }
+        }
+        out
+    }
+
+    fn class(&mut self, src: &Src<'_>, span: std::ops::Range<usize>, r: RawClass) {
+        let valid = !r.name.is_empty()
+            && (r.name.chars()).all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            self.diagnostics.push(src.diag(
+                src.key_offset(&span, "name"),
+                "E0008",
+                format!(
+                    "invalid class name `{}`: use lower-case letters, digits and '-'",
+                    r.name
+                ),
+            ));
+            return;
+        }
+        if let Some(c) = self.set.classes.iter().find(|c| c.name == r.name) {
+            let msg = format!(
+                "duplicate class `{}`: first defined at {}:{}",
+                r.name, c.origin.path, c.origin.line
+            );
+            self.diagnostics
+                .push(src.diag(src.key_offset(&span, "name"), "E0003", msg));
+            return;
+        }
+        let words = self.lexicon_words(src, &span, &r.words, false);
+        self.set.classes.push(ClassDef {
+            name: r.name,
+            words,
+            filler: r.filler,
+            spanish: spanish_file(src.path),
+            origin: Origin {
+                path: src.path.to_string(),
+                line: src.line_of(span.start),
+            },
+        });
+    }
+
+    /// `[[rewrite]]` (`lemma` false: read as one or more words) and
+    /// `[[lemma]]` (read as one base word).
+    fn read_as(&mut self, src: &Src<'_>, span: std::ops::Range<usize>, r: RawReadAs, lemma: bool) {
+        let target = self.lexicon_words(src, &span, std::slice::from_ref(&r.read_as), lemma);
+        let Some(target) = target.into_iter().next() else {
+            return;
+        };
+        for w in self.lexicon_words(src, &span, &r.words, true) {
+            let w = w.concat();
+            if lemma {
+                self.set.lemmas.push((w, target.concat()));
+            } else {
+                self.set.rewrites.push((w, target.clone()));
+            }
+        }
+    }
+
     fn weight(&mut self, src: &Src<'_>, span: &std::ops::Range<usize>, w: Option<f64>) -> f64 {
         match w {
             None => 0.5,
@@ -923,7 +1135,8 @@ impl Loader {
         }
         let phrases = self.phrases(src, &span, &r.phrases);
         let patterns = self.patterns(src, &span, &r.patterns);
-        if r.phrases.is_empty() && r.patterns.is_empty() {
+        let words = self.word_patterns(src, &span, &r.words);
+        if r.phrases.is_empty() && r.patterns.is_empty() && r.words.is_empty() {
             self.diagnostics.push(src.diag(
                 src.key_offset(&span, "id"),
                 "E0005",
@@ -947,6 +1160,7 @@ impl Loader {
             advice: r.advice,
             phrases,
             compiled: patterns,
+            words,
             measure: None,
             any: Vec::new(),
             all_conditions: Vec::new(),
@@ -994,6 +1208,7 @@ impl Loader {
             advice: r.advice,
             phrases: Vec::new(),
             compiled: Vec::new(),
+            words: Vec::new(),
             measure: Some(r.measure),
             any: r.any,
             all_conditions: r.all,
@@ -1045,6 +1260,7 @@ impl Loader {
             advice: r.advice,
             phrases: Vec::new(),
             compiled: Vec::new(),
+            words: Vec::new(),
             measure: None,
             any: Vec::new(),
             all_conditions: Vec::new(),
@@ -1063,7 +1279,8 @@ impl Loader {
         }
         let phrases = self.phrases(src, &span, &r.phrases);
         let patterns = self.patterns(src, &span, &r.patterns);
-        if r.phrases.is_empty() && r.patterns.is_empty() {
+        let words = self.word_patterns(src, &span, &r.words);
+        if r.phrases.is_empty() && r.patterns.is_empty() && r.words.is_empty() {
             self.diagnostics.push(src.diag(
                 src.key_offset(&span, "id"),
                 "E0005",
@@ -1088,6 +1305,7 @@ impl Loader {
             unless: r.unless,
             phrases,
             compiled: patterns,
+            words,
             tests: r
                 .tests
                 .into_iter()
@@ -1116,10 +1334,12 @@ impl Loader {
         let _ = r.note;
         let phrases = self.phrases(src, &span, &r.phrases);
         let patterns = self.patterns(src, &span, &r.patterns);
+        let words = self.word_patterns(src, &span, &r.words);
         Some(PhraseListDef {
             id: r.id,
             phrases,
             compiled: patterns,
+            words,
         })
     }
 

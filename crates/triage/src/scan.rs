@@ -155,7 +155,7 @@ impl Compiled {
             pseudo,
             pseudo_for_cues,
             trigger_reach,
-            open,
+            ..
         } = b;
         cands.clear();
         self.literal_pass(t, cands, pass);
@@ -306,7 +306,7 @@ impl Compiled {
                 cues.push(k);
             }
         }
-        c.readers.read_with(t, reader_gates, readings, open);
+        let _ = (reader_gates, readings);
     }
 
     /// Normalize, scan, and lay out words, sentences and cue hits: all a
@@ -323,8 +323,12 @@ impl Compiled {
             scan,
             layout,
             hits,
+            corrections,
         } = an;
-        norm.refill(text);
+        // The byte normalization, then the reading of its words.
+        work.raw.refill(text);
+        self.lexicon
+            .read_into(&work.raw, norm, &mut work.read, corrections);
         let targets: Vec<(u32, u32)> = targets
             .iter()
             .map(|r| {
@@ -333,6 +337,16 @@ impl Compiled {
             })
             .collect();
         self.scan(&norm.text, &targets, scan, work);
+        // Numbers and units are read from the text before its words were
+        // read (a reading's words are not stemmed or corrected), then
+        // placed on the reading's offsets.
+        self.readers
+            .read_with(&work.raw.text, u32::MAX, &mut scan.readings, &mut work.open);
+        for r in &mut scan.readings {
+            let (s, e) = work.raw.original_span(r.start, r.end);
+            r.start = norm.first_at_or_after(s);
+            r.end = norm.first_at_or_after(e).max(r.start);
+        }
         layout.build(&norm.text);
         layout.set_terminators(scan.cues.iter().filter_map(|k| match k.owner {
             Owner::Terminator(_) => Some(k.start),
@@ -402,6 +416,8 @@ pub(crate) struct Analysis {
     pub(crate) scan: Scan,
     pub(crate) layout: Layout,
     pub(crate) hits: Vec<CueHit>,
+    /// Words read as another word of the rules (spelling correction).
+    pub(crate) corrections: Vec<crate::reading::Correction>,
 }
 
 /// What one automaton pass found besides phrases.
@@ -431,6 +447,10 @@ pub(crate) struct ScanWork {
     pub(crate) trigger_reach: Vec<u32>,
     /// For the number readers.
     pub(crate) open: Vec<usize>,
+    /// The byte-normalized text, before its words are read.
+    pub(crate) raw: crate::normalize::Normalized,
+    /// The reading's buffers and word cache.
+    pub(crate) read: crate::reading::ReadWork,
 }
 
 #[cfg(test)]

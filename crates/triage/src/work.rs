@@ -17,7 +17,10 @@ pub(crate) struct Work {
 impl Work {
     /// Bytes held by the larger buffers (those that grow with the text).
     fn capacity(&self) -> usize {
+        // The reading's word cache is bounded on its own (see `reading`).
         self.an.norm.capacity()
+            + self.scan.raw.capacity()
+            + self.scan.read.capacity()
             + self.an.layout.capacity()
             + (self.scan.cands.capacity() + self.scan.pass.hits.capacity()) * 12
     }

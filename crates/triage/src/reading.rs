@@ -1,0 +1,885 @@
+//! Reading: every word of a message, normalized once into its canonical
+//! word, with its span kept.
+//!
+//! The byte normalization (`normalize`) folds case, accents and
+//! apostrophes. Reading then takes the text a word at a time:
+//!
+//! 1. a word with a digit is kept as it is (numbers and units are read by
+//!    the number readers);
+//! 2. a `[[rewrite]]` word (text-speak, contractions) is read as its words
+//!    ("kms" as "kill myself", "cant" as "can not");
+//! 3. a filler (a word or words of a `filler = true` class: "really",
+//!    "kind of") is read past: it leaves the reading;
+//! 4. a word the rule set does not know is corrected against the rule
+//!    set's own vocabulary: Damerau-Levenshtein (optimal string alignment)
+//!    distance 1 for words of 4-6 letters, 2 for 7 or more, or the same
+//!    Double Metaphone code. A word of the common-English dictionary
+//!    ("stoke", "rite") is corrected only when the correction is wanted by
+//!    a word near it in the same clause, one that shares a rule phrase or
+//!    pattern with the correction ("having a stoke"); an unknown word
+//!    ("tounge") is corrected on its own. A message read as Spanish gets
+//!    no corrections of unknown words (no Spanish dictionary guards them);
+//! 5. `[[lemma]]` (irregular forms: "fell" as "fall"), then the Porter2
+//!    English stemmer: "falling", "falls" and "fell" all read "fall".
+//!
+//! Rule phrases, cue phrases, class entries and word patterns' words are
+//! read the same way (without correction) when the rules compile, so a
+//! phrase written once matches its inflections, fillers, text-speak and
+//! typos. The reading is a [`Normalized`] text whose every byte maps back
+//! to the original, so findings still point at what the patient wrote.
+
+use crate::normalize::Normalized;
+use std::collections::{HashMap, HashSet};
+
+/// The common-English word list (4+ letters) that guards correction; see
+/// `lexicon/README.md`.
+static DICTIONARY: &str = include_str!("../lexicon/english-words.txt");
+
+/// Words longer than this are never corrected (bounded work per word).
+const MAX_CORRECTED_LEN: usize = 24;
+
+/// How many words either side a guarded correction looks for a word that
+/// wants it.
+const NEIGHBOR_WINDOW: usize = 5;
+
+/// Words too common to say that a correction is wanted.
+const STOP: &[&str] = &[
+    "the",
+    "and",
+    "for",
+    "but",
+    "you",
+    "your",
+    "his",
+    "her",
+    "she",
+    "him",
+    "they",
+    "them",
+    "are",
+    "was",
+    "were",
+    "been",
+    "this",
+    "that",
+    "with",
+    "from",
+    "have",
+    "has",
+    "had",
+    "not",
+    "can",
+    "will",
+    "would",
+    "could",
+    "what",
+    "when",
+    "who",
+    "how",
+    "all",
+    "any",
+    "out",
+    "get",
+    "got",
+    "our",
+    "its",
+    "one",
+    "two",
+    "some",
+    "very",
+    "just",
+    "also",
+    "there",
+    "then",
+    "than",
+    "into",
+    "about",
+    "over",
+    "after",
+    "before",
+    "again",
+    "still",
+    "now",
+    "day",
+    "days",
+    "time",
+    "she",
+    "he",
+    "my",
+    "me",
+    "him",
+    "we",
+    "us",
+    "it",
+    "is",
+    "am",
+    "be",
+    "being",
+    "do",
+    "did",
+    "does",
+    "done",
+    "going",
+    "went",
+    "go",
+    "get",
+    "got",
+    "like",
+    "feel",
+    "feels",
+    "felt",
+    "so",
+    "too",
+    "much",
+    "more",
+    "really",
+    "very",
+    "off",
+    "up",
+    "down",
+    "back",
+    "right",
+    "left",
+    "today",
+    "yesterday",
+    "last",
+    "night",
+    "morning",
+    "week",
+    "keep",
+    "keeps",
+    "kept",
+    "started",
+    "start",
+    "since",
+    "past",
+    "hours",
+    "hour",
+    "minutes",
+    "little",
+    "bit",
+    "lot",
+    "bad",
+    "worse",
+];
+
+/// A word read differently from how it was written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Correction {
+    /// Byte offset of the written word in the original text.
+    pub start: usize,
+    /// End byte offset (exclusive).
+    pub end: usize,
+    /// The word as written, normalized (lower case, apostrophes dropped).
+    pub written: String,
+    /// The rule vocabulary word it was read as.
+    pub read: String,
+}
+
+/// The lexicon tables of a rule set, as `Lexicon::new` takes them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LexiconInput {
+    /// (token, surface words it is read as).
+    pub rewrites: Vec<(String, Vec<String>)>,
+    /// (written form, base form).
+    pub lemmas: Vec<(String, String)>,
+    /// Filler entries, each a list of words.
+    pub fillers: Vec<Vec<String>>,
+    /// Vocabulary: each rule phrase, class entry or pattern's words (as a
+    /// list of surface words), and whether it comes from a Spanish file.
+    pub phrases: Vec<(Vec<String>, bool)>,
+}
+
+/// What one written word reads as, before its neighbours are looked at.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// Canonical words (one for a plain word, several for a rewrite, none
+    /// for a filler).
+    Words(Box<[Box<str>]>),
+    /// A word the rules do not know: its own canonical form and the
+    /// vocabulary words it may be a misspelling of, best first. `common`:
+    /// a dictionary word, corrected only when a neighbour wants it.
+    Unknown {
+        own: Box<str>,
+        cands: Box<[u32]>,
+        /// How many of `cands` (the first ones) are strong: one edit away
+        /// or sounding the same. The others (two edits) need a neighbour.
+        strong: usize,
+        common: bool,
+    },
+}
+
+/// The compiled reading tables of a rule set.
+pub(crate) struct Lexicon {
+    /// A process-unique number, so per-thread caches know whose they are.
+    id: u64,
+    rewrites: HashMap<Box<str>, Box<[Box<str>]>>,
+    lemmas: HashMap<Box<str>, Box<str>>,
+    fillers: HashSet<Box<str>>,
+    /// Fillers of several words, by their first word.
+    multi_fillers: HashMap<Box<str>, Vec<Box<[Box<str>]>>>,
+    stemmer: rust_stemmers::Stemmer,
+    /// Surface vocabulary words, their canonical forms, how many phrases
+    /// use them, and whether only Spanish rules do.
+    vocab: Vec<Box<str>>,
+    vocab_canon: Vec<Box<str>>,
+    vocab_freq: Vec<u32>,
+    vocab_index: HashMap<Box<str>, u32>,
+    /// Canonical forms of every vocabulary word: a word reading as one of
+    /// these is known.
+    known: HashSet<Box<str>>,
+    /// Surface words only the Spanish rules use and English does not know.
+    spanish: HashSet<Box<str>>,
+    /// (hash of a deletion variant, vocabulary id), sorted: the symmetric
+    /// delete index (SymSpell) for edit-distance lookups.
+    deletes: Vec<(u64, u32)>,
+    /// Double Metaphone code -> vocabulary ids.
+    sounds: HashMap<Box<str>, Vec<u32>>,
+    metaphone: rphonetic::DoubleMetaphone,
+    /// For each vocabulary id, the canonical words that share a phrase or
+    /// pattern with it (a correction to it is wanted near one of these).
+    neighbors: Vec<HashSet<Box<str>>>,
+    dictionary: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for Lexicon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lexicon")
+            .field("vocabulary", &self.vocab.len())
+            .field("rewrites", &self.rewrites.len())
+            .field("lemmas", &self.lemmas.len())
+            .finish()
+    }
+}
+
+/// Per-thread reading buffers and the cache of word readings.
+#[derive(Default)]
+pub(crate) struct ReadWork {
+    lexicon: u64,
+    cache: HashMap<Box<str>, Entry>,
+    tokens: Vec<Token>,
+}
+
+/// The cache is dropped past this many words (real archives have a long
+/// tail of names and typos).
+const MAX_CACHED: usize = 1 << 16;
+
+impl ReadWork {
+    pub(crate) fn capacity(&self) -> usize {
+        self.tokens.capacity() * 48
+    }
+}
+
+/// One word of a message being read.
+#[derive(Debug, Clone, Default)]
+struct Token {
+    /// Byte range in the normalized text.
+    start: u32,
+    end: u32,
+    /// Index of its cache entry's words decision: canonical words chosen.
+    words: Vec<Box<str>>,
+    /// A correction to this vocabulary word, when one was made.
+    corrected: Option<u32>,
+    /// Whether a sentence or clause break ends the stretch before it.
+    break_before: bool,
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// FNV-1a over byte slices (the delete index keys).
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in *p {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Every deletion variant of `w` with up to `max` bytes deleted (hashed),
+/// `w` itself included.
+fn deletion_hashes(w: &[u8], max: usize, out: &mut Vec<u64>) {
+    out.push(fnv(&[w]));
+    let n = w.len();
+    if max >= 1 {
+        for i in 0..n {
+            out.push(fnv(&[&w[..i], &w[i + 1..]]));
+        }
+    }
+    if max >= 2 {
+        for i in 0..n {
+            for j in i + 1..n {
+                out.push(fnv(&[&w[..i], &w[i + 1..j], &w[j + 1..]]));
+            }
+        }
+    }
+}
+
+/// Optimal string alignment distance (Damerau-Levenshtein where a swap of
+/// two neighbouring letters is one edit), over bytes.
+pub(crate) fn osa(a: &[u8], b: &[u8]) -> usize {
+    let (n, m) = (a.len(), b.len());
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=n {
+        cur[0] = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[m]
+}
+
+/// The edit distance a word of `len` letters may be corrected across.
+fn edit_limit(len: usize) -> usize {
+    match len {
+        0..=3 => 0,
+        4..=6 => 1,
+        _ => 2,
+    }
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Lexicon {
+    pub(crate) fn new(input: &LexiconInput) -> Lexicon {
+        let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+        let mut lex = Lexicon {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            rewrites: HashMap::new(),
+            lemmas: HashMap::new(),
+            fillers: HashSet::new(),
+            multi_fillers: HashMap::new(),
+            stemmer,
+            vocab: Vec::new(),
+            vocab_canon: Vec::new(),
+            vocab_freq: Vec::new(),
+            vocab_index: HashMap::new(),
+            known: HashSet::new(),
+            spanish: HashSet::new(),
+            deletes: Vec::new(),
+            sounds: HashMap::new(),
+            metaphone: rphonetic::DoubleMetaphone::default(),
+            neighbors: Vec::new(),
+            dictionary: DICTIONARY.lines().filter(|l| !l.is_empty()).collect(),
+        };
+        for (from, to) in &input.lemmas {
+            lex.lemmas.insert(from.as_str().into(), to.as_str().into());
+        }
+        for (from, to) in &input.rewrites {
+            let words: Box<[Box<str>]> = to.iter().map(|w| w.as_str().into()).collect();
+            lex.rewrites.insert(from.as_str().into(), words);
+        }
+        for f in &input.fillers {
+            match f.as_slice() {
+                [] => {}
+                [one] => {
+                    lex.fillers.insert(one.as_str().into());
+                }
+                [first, ..] => {
+                    let words: Box<[Box<str>]> = f.iter().map(|w| w.as_str().into()).collect();
+                    lex.multi_fillers
+                        .entry(first.as_str().into())
+                        .or_default()
+                        .push(words);
+                }
+            }
+        }
+        // Vocabulary: every word of every phrase (rewrite outputs and
+        // lemma forms included), with its canonical form and neighbours.
+        let mut english: HashSet<Box<str>> = HashSet::new();
+        let mut spanish_words: HashSet<Box<str>> = HashSet::new();
+        let add = |lex: &mut Lexicon, w: &str| -> Option<u32> {
+            if w.is_empty() || w.chars().any(|c| c.is_ascii_digit()) || lex.is_filler(w) {
+                return None;
+            }
+            if let Some(&i) = lex.vocab_index.get(w) {
+                lex.vocab_freq[i as usize] += 1;
+                return Some(i);
+            }
+            let i = lex.vocab.len() as u32;
+            let canon = lex.canon(w);
+            lex.known.insert(canon.as_str().into());
+            lex.vocab.push(w.into());
+            lex.vocab_canon.push(canon.into());
+            lex.vocab_freq.push(1);
+            lex.vocab_index.insert(w.into(), i);
+            lex.neighbors.push(HashSet::new());
+            Some(i)
+        };
+        let extra: Vec<(Vec<String>, bool)> = (input.rewrites.iter())
+            .map(|(_, to)| (to.clone(), false))
+            .chain(
+                input
+                    .lemmas
+                    .iter()
+                    .map(|(a, b)| (vec![a.clone(), b.clone()], false)),
+            )
+            .collect();
+        for (words, es) in input.phrases.iter().chain(&extra) {
+            let slots: Vec<Option<u32>> = words.iter().map(|w| add(&mut lex, w)).collect();
+            for w in words {
+                if *es {
+                    spanish_words.insert(w.as_str().into());
+                } else {
+                    english.insert(w.as_str().into());
+                }
+            }
+            // Neighbours: the content words at most 3 words away in the
+            // same phrase.
+            let content = |i: u32| {
+                let w = &lex.vocab[i as usize];
+                w.len() >= 3 && !STOP.contains(&&**w)
+            };
+            for (p, a) in slots.iter().enumerate() {
+                let Some(a) = *a else { continue };
+                let lo = p.saturating_sub(3);
+                let hi = (p + 4).min(slots.len());
+                for b in slots[lo..hi].iter().flatten().copied() {
+                    if b != a && content(b) {
+                        let c = lex.vocab_canon[b as usize].clone();
+                        if c != lex.vocab_canon[a as usize] {
+                            lex.neighbors[a as usize].insert(c);
+                        }
+                    }
+                }
+            }
+        }
+        for w in spanish_words {
+            if !english.contains(&w) && !lex.in_dictionary(&w) {
+                lex.spanish.insert(w);
+            }
+        }
+        // The delete index and the sound index, over words of 3+ ASCII
+        // letters.
+        let mut hashes = Vec::new();
+        for (i, w) in lex.vocab.iter().enumerate() {
+            let b = w.as_bytes();
+            if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
+                continue;
+            }
+            hashes.clear();
+            deletion_hashes(b, if b.len() >= 5 { 2 } else { 1 }, &mut hashes);
+            hashes.sort_unstable();
+            hashes.dedup();
+            lex.deletes.extend(hashes.iter().map(|&h| (h, i as u32)));
+            if b.len() >= 4 {
+                let r = lex.metaphone.double_metaphone(w);
+                for code in [r.primary(), r.alternate()] {
+                    if code.is_empty() {
+                        continue;
+                    }
+                    let list = lex.sounds.entry(code.into()).or_default();
+                    if !list.contains(&(i as u32)) {
+                        list.push(i as u32);
+                    }
+                }
+            }
+        }
+        lex.deletes.sort_unstable();
+        lex
+    }
+
+    fn is_filler(&self, w: &str) -> bool {
+        self.fillers.contains(w)
+    }
+
+    /// Whether `w` is a common English word.
+    pub(crate) fn in_dictionary(&self, w: &str) -> bool {
+        self.dictionary.binary_search(&w).is_ok()
+    }
+
+    /// The canonical form of one word: its lemma, then its stem.
+    ///
+    /// The stem is Porter2's, but only where it undoes inflection: a word
+    /// ending in -s, -ed or -ing takes its full stem ("swelling" and
+    /// "swelled" read "swell"); any other word loses at most a last "e" or
+    /// turns a last "y" into "i" ("breathe" reads "breath", "heavy"
+    /// "heavi"), so derivation does not merge words ("several" is not
+    /// "sever"). A `[[lemma]]` that reads a word as itself keeps it from
+    /// the stemmer altogether ("severe" is not "severed").
+    pub(crate) fn canon(&self, w: &str) -> String {
+        let base = match self.lemmas.get(w) {
+            Some(b) if **b == *w => return w.to_string(),
+            Some(b) => &**b,
+            None => w,
+        };
+        if base.chars().any(|c| c.is_ascii_digit()) {
+            return base.to_string();
+        }
+        let stem = self.stemmer.stem(base);
+        let inflected = ["s", "ed", "ing"].iter().any(|x| base.ends_with(x));
+        let small = |stem: &str| {
+            stem == base
+                || base.strip_suffix('e') == Some(stem)
+                || (base
+                    .strip_suffix('y')
+                    .is_some_and(|b| stem.strip_suffix('i') == Some(b)))
+        };
+        if inflected || small(&stem) {
+            stem.into_owned()
+        } else {
+            base.to_string()
+        }
+    }
+
+    /// How a rule's word reads: no words for a filler, several for a
+    /// rewrite, else its canonical form. Never corrected.
+    pub(crate) fn read_word(&self, w: &str) -> Vec<String> {
+        if w.chars().any(|c| c.is_ascii_digit()) {
+            return vec![w.to_string()];
+        }
+        if self.is_filler(w) {
+            return Vec::new();
+        }
+        match self.rewrites.get(w) {
+            Some(words) => words
+                .iter()
+                .filter(|x| !self.is_filler(x))
+                .map(|x| self.canon(x))
+                .collect(),
+            None => vec![self.canon(w)],
+        }
+    }
+
+    /// Read a rule phrase (already byte-normalized) the way message text is
+    /// read, without spelling correction.
+    pub(crate) fn read_phrase(&self, phrase: &str) -> String {
+        let norm = Normalized::new(phrase);
+        let mut out = Normalized::default();
+        let mut work = ReadWork::default();
+        self.read_normalized(&norm, &mut out, &mut work, None);
+        out.text.trim().to_string()
+    }
+
+    /// Surface vocabulary words (for `check`'s reach lint and the tests).
+    pub(crate) fn vocabulary(&self) -> impl Iterator<Item = &str> {
+        self.vocab.iter().map(|w| &**w)
+    }
+
+    /// The vocabulary ids within correcting reach of `w`, best first, and
+    /// how many of them are strong (see `Entry::Unknown`).
+    fn candidates(&self, w: &str) -> (Vec<u32>, usize) {
+        let b = w.as_bytes();
+        let limit = edit_limit(b.len());
+        if limit == 0 || b.len() > MAX_CORRECTED_LEN || !b.iter().all(u8::is_ascii_lowercase) {
+            return (Vec::new(), 0);
+        }
+        let mut hashes = Vec::new();
+        deletion_hashes(b, limit, &mut hashes);
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut found: Vec<u32> = Vec::new();
+        for h in hashes {
+            let lo = self.deletes.partition_point(|&(k, _)| k < h);
+            for &(k, i) in &self.deletes[lo..] {
+                if k != h {
+                    break;
+                }
+                found.push(i);
+            }
+        }
+        let code = self.metaphone.double_metaphone(w);
+        let codes = [code.primary(), code.alternate()];
+        for c in &codes {
+            if let Some(list) = self.sounds.get(c.as_str()) {
+                found.extend(list.iter().copied());
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        let mut scored: Vec<(bool, usize, bool, bool, std::cmp::Reverse<u32>, u32)> = found
+            .into_iter()
+            .filter_map(|i| {
+                let v = self.vocab[i as usize].as_bytes();
+                if v.len() < 4 {
+                    return None;
+                }
+                let d = osa(b, v);
+                let v_code = self.metaphone.double_metaphone(&self.vocab[i as usize]);
+                let sounds = codes
+                    .iter()
+                    .any(|c| !c.is_empty() && (*c == v_code.primary() || *c == v_code.alternate()));
+                let same_first = v.first() == b.first();
+                // One edit; two (in a word of 7+ letters) when it sounds
+                // the same; or sounding the same with the same first letter
+                // and at most 3 edits ("rite" / "right").
+                let strong = d == 1 || (d <= limit && sounds) || (sounds && same_first && d <= 3);
+                (strong || d <= limit).then_some((
+                    !strong,
+                    d,
+                    !same_first,
+                    !sounds,
+                    std::cmp::Reverse(self.vocab_freq[i as usize]),
+                    i,
+                ))
+            })
+            .collect();
+        scored.sort_unstable();
+        scored.truncate(6);
+        let strong = scored.iter().filter(|s| !s.0).count();
+        (scored.into_iter().map(|s| s.5).collect(), strong)
+    }
+
+    /// The reading of one written word, before its neighbours are seen.
+    fn entry(&self, w: &str) -> Entry {
+        if w.chars().any(|c| c.is_ascii_digit()) {
+            return Entry::Words(Box::new([w.into()]));
+        }
+        if self.is_filler(w) {
+            return Entry::Words(Box::new([]));
+        }
+        if let Some(words) = self.rewrites.get(w) {
+            return Entry::Words(
+                words
+                    .iter()
+                    .filter(|x| !self.is_filler(x))
+                    .map(|x| self.canon(x).into())
+                    .collect(),
+            );
+        }
+        let own = self.canon(w);
+        if self.known.contains(own.as_str()) || self.vocab_index.contains_key(w) {
+            return Entry::Words(Box::new([own.into()]));
+        }
+        let (cands, strong) = self.candidates(w);
+        let common = self.in_dictionary(w);
+        if cands.is_empty() || (common && strong == 0) {
+            return Entry::Words(Box::new([own.into()]));
+        }
+        Entry::Unknown {
+            own: own.into(),
+            cands: cands.into(),
+            strong,
+            common,
+        }
+    }
+
+    /// Read normalized text `raw` into `out`: canonical words, every byte
+    /// mapped to the original. Corrections made go to `work.corrections`.
+    pub(crate) fn read_into(
+        &self,
+        raw: &Normalized,
+        out: &mut Normalized,
+        work: &mut ReadWork,
+        corrections: &mut Vec<Correction>,
+    ) {
+        self.read_normalized(raw, out, work, Some(corrections));
+    }
+
+    fn read_normalized(
+        &self,
+        raw: &Normalized,
+        out: &mut Normalized,
+        work: &mut ReadWork,
+        mut corrections: Option<&mut Vec<Correction>>,
+    ) {
+        let correct = corrections.is_some();
+        if work.lexicon != self.id || work.cache.len() > MAX_CACHED {
+            work.cache.clear();
+            work.lexicon = self.id;
+        }
+        out.clear();
+        if let Some(c) = corrections.as_deref_mut() {
+            c.clear();
+        }
+        let text = raw.text.as_str();
+        // Tokens: runs of letters and digits.
+        let mut tokens = std::mem::take(&mut work.tokens);
+        tokens.clear();
+        let mut pending_break = false;
+        let mut iter = text.char_indices().peekable();
+        while let Some((i, c)) = iter.next() {
+            if !is_word_char(c) {
+                if matches!(c, '.' | '!' | '?' | ';' | '\n') {
+                    pending_break = true;
+                }
+                continue;
+            }
+            let start = i;
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = iter.peek() {
+                if !is_word_char(d) {
+                    break;
+                }
+                end = j + d.len_utf8();
+                iter.next();
+            }
+            tokens.push(Token {
+                start: start as u32,
+                end: end as u32,
+                words: Vec::new(),
+                corrected: None,
+                break_before: std::mem::take(&mut pending_break),
+            });
+        }
+        // Fillers of several words.
+        let word = |t: &Token| &text[t.start as usize..t.end as usize];
+        let mut filler_until = 0usize;
+        let mut is_multi_filler = vec![false; tokens.len()];
+        for i in 0..tokens.len() {
+            if i < filler_until {
+                is_multi_filler[i] = true;
+                continue;
+            }
+            if let Some(list) = self.multi_fillers.get(word(&tokens[i])) {
+                for f in list {
+                    let n = f.len();
+                    let fits = i + n <= tokens.len()
+                        && (0..n).all(|k| word(&tokens[i + k]) == &*f[k])
+                        && (1..n).all(|k| {
+                            !tokens[i + k].break_before
+                                && tokens[i + k].start == tokens[i + k - 1].end + 1
+                        });
+                    if fits {
+                        filler_until = i + n;
+                        is_multi_filler[i] = true;
+                        break;
+                    }
+                }
+            }
+        }
+        // First reading of every word; unknown words wait for their
+        // neighbours.
+        let mut unknown: Vec<(usize, Box<[u32]>, usize, bool)> = Vec::new();
+        let mut spanish = 0usize;
+        for (k, t) in tokens.iter_mut().enumerate() {
+            if is_multi_filler[k] {
+                continue;
+            }
+            let w = &text[t.start as usize..t.end as usize];
+            if self.spanish.contains(w) {
+                spanish += 1;
+            }
+            let entry = match work.cache.get(w) {
+                Some(e) => e.clone(),
+                None => {
+                    let e = self.entry(w);
+                    work.cache.insert(w.into(), e.clone());
+                    e
+                }
+            };
+            match entry {
+                Entry::Words(ws) => t.words.extend(ws.iter().cloned()),
+                Entry::Unknown {
+                    own,
+                    cands,
+                    strong,
+                    common,
+                } => {
+                    t.words.push(own);
+                    if correct {
+                        unknown.push((k, cands, strong, common));
+                    }
+                }
+            }
+        }
+        // Corrections: a common word only where a neighbour wants it; an
+        // unknown word preferably to a correction a neighbour wants, else
+        // to the best one (not in a message read as Spanish).
+        let read_as_spanish = spanish >= 2;
+        for (k, cands, strong, common) in unknown {
+            // A common word takes only strong corrections.
+            let usable = if common { &cands[..strong] } else { &cands[..] };
+            let wanted = (usable.iter().copied()).find(|&c| self.neighbor_wants(&tokens, k, c));
+            let pick = match (wanted, common) {
+                (Some(c), _) => Some(c),
+                (None, false) if !read_as_spanish && strong > 0 => cands.first().copied(),
+                _ => None,
+            };
+            if let Some(c) = pick {
+                let t = &mut tokens[k];
+                t.words.clear();
+                t.words.push(self.vocab_canon[c as usize].clone());
+                t.corrected = Some(c);
+            }
+        }
+        // Write the reading: separators as they are (space runs left by a
+        // filler collapse), words as read.
+        let mut at = 0usize;
+        for t in &tokens {
+            let (s, e) = (t.start as usize, t.end as usize);
+            push_separator(out, raw, at, s);
+            at = e;
+            if t.words.is_empty() {
+                continue;
+            }
+            let from = raw.origin_of(s, e);
+            for (n, w) in t.words.iter().enumerate() {
+                if n > 0 {
+                    out.push_from(" ", from);
+                }
+                out.push_from(w, from);
+            }
+            if let (Some(c), Some(list)) = (t.corrected, corrections.as_deref_mut()) {
+                list.push(Correction {
+                    start: from.0 as usize,
+                    end: from.1 as usize,
+                    written: text[s..e].to_string(),
+                    read: self.vocab[c as usize].to_string(),
+                });
+            }
+        }
+        push_separator(out, raw, at, text.len());
+        // A trailing space left by a dropped last word.
+        out.trim_end_spaces();
+        work.tokens = tokens;
+    }
+
+    /// Whether a word near token `k`, in the same clause, shares a rule
+    /// phrase with vocabulary word `c`.
+    fn neighbor_wants(&self, tokens: &[Token], k: usize, c: u32) -> bool {
+        let wants = &self.neighbors[c as usize];
+        if wants.is_empty() {
+            return false;
+        }
+        // Backwards until a clause break.
+        let mut j = k;
+        let mut seen = 0;
+        while j > 0 && seen < NEIGHBOR_WINDOW && !tokens[j].break_before {
+            j -= 1;
+            seen += 1;
+            let t = &tokens[j];
+            if t.corrected.is_none() && t.words.iter().any(|w| wants.contains(w)) {
+                return true;
+            }
+        }
+        let mut j = k + 1;
+        let mut seen = 0;
+        while j < tokens.len() && seen < NEIGHBOR_WINDOW && !tokens[j].break_before {
+            if tokens[j].words.iter().any(|w| wants.contains(w)) {
+                return true;
+            }
+            j += 1;
+            seen += 1;
+        }
+        false
+    }
+}
+
+/// Copy the separator `raw.text[from..to]`, without a space that would
+/// double one already written (a word read as nothing leaves two).
+fn push_separator(out: &mut Normalized, raw: &Normalized, from: usize, to: usize) {
+    if from >= to {
+        return;
+    }
+    let sep = &raw.text[from..to];
+    let skip = if (out.text.is_empty() || out.text.ends_with(' ')) && sep.starts_with(' ') {
+        1
+    } else {
+        0
+    };
+    out.push_span_of(raw, from + skip, to);
+}

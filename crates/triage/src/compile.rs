@@ -351,7 +351,7 @@ impl Compiled {
 
 /// The lexicon tables of a rule set and its vocabulary: every word of its
 /// phrases, class entries and word patterns.
-fn lexicon_input(rules: &RuleSet) -> LexiconInput {
+pub(crate) fn lexicon_input(rules: &RuleSet) -> LexiconInput {
     let split = |p: &str| -> Vec<String> {
         p.split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())

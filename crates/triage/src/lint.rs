@@ -114,7 +114,7 @@ pub fn lint<'a>(
 /// The warning codes an `[[allow]]` may name (`W0009`, an allow that
 /// matches nothing, cannot itself be allowed).
 pub(crate) const ALLOWABLE: &[&str] = &[
-    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0007", "W0008",
+    "W0001", "W0002", "W0003", "W0004", "W0005", "W0006", "W0007", "W0008", "W0010",
 ];
 
 /// A warning that an `[[allow]]` table of the rule files silenced.
@@ -196,6 +196,7 @@ pub fn lint_report<'a>(
     out.categories(rules);
     out.thresholds(rules);
     out.patterns(rules);
+    out.reach(rules);
     let mut all = std::mem::take(&mut out.lints);
     all.sort_by(|(a, _), (b, _)| {
         (&a.path, a.line, a.column, a.code, &a.message)
@@ -423,6 +424,73 @@ impl Linter<'_> {
                         first.insert(p, i);
                     }
                 }
+            }
+        }
+    }
+
+    /// W0010: a phrase the reading already covers with another phrase of
+    /// the same rule: it reads the same (an inflection, a filler, a
+    /// text-speak form), or does once its misspelt word is corrected.
+    fn reach(&mut self, rules: &RuleSet) {
+        let lexicon = crate::reading::Lexicon::new(&crate::compile::lexicon_input(rules));
+        for r in &rules.rules {
+            let read: Vec<String> = r.phrases.iter().map(|p| lexicon.read_phrase(p)).collect();
+            // A phrase's misspelt words corrected, and the first such word.
+            let corrected: Vec<(String, Option<(String, String)>)> = (r.phrases.iter())
+                .map(|p| {
+                    let mut first = None;
+                    let words: Vec<String> = p
+                        .split(' ')
+                        .map(|w| match lexicon.correction_of(w) {
+                            Some(c) => {
+                                first.get_or_insert((w.to_string(), c.to_string()));
+                                c.to_string()
+                            }
+                            None => w.to_string(),
+                        })
+                        .collect();
+                    (lexicon.read_phrase(&words.join(" ")), first)
+                })
+                .collect();
+            // Representatives: phrases with nothing to correct first.
+            let mut keep: BTreeMap<&str, usize> = BTreeMap::new();
+            for pass in [true, false] {
+                for (i, rd) in read.iter().enumerate() {
+                    if corrected[i].1.is_none() == pass && !rd.is_empty() {
+                        keep.entry(rd.as_str()).or_insert(i);
+                    }
+                }
+            }
+            for (i, p) in r.phrases.iter().enumerate() {
+                let found = match keep.get(read[i].as_str()) {
+                    Some(&j) if j != i => Some((j, None)),
+                    _ => match (&corrected[i], keep.get(corrected[i].0.as_str())) {
+                        ((_, Some(c)), Some(&j)) if j != i => Some((j, Some(c))),
+                        _ => None,
+                    },
+                };
+                let Some((j, how)) = found else { continue };
+                let q = &r.phrases[j];
+                let why = match how {
+                    Some((w, c)) => format!("read with '{w}' as '{c}'"),
+                    None => String::from("read the same"),
+                };
+                self.push(
+                    At {
+                        path: &r.origin.path,
+                        line: Some(r.origin.line),
+                        id: &r.id,
+                        phrase: Some(p),
+                        key: None,
+                        also_id: None,
+                        also_phrase: None,
+                    },
+                    "W0010",
+                    format!(
+                        "phrase \"{p}\" of `{}` is within the reading's reach of \"{q}\" ({why}): delete it",
+                        r.id
+                    ),
+                );
             }
         }
     }

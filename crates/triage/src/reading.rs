@@ -202,9 +202,15 @@ enum Entry {
     Unknown {
         own: Box<str>,
         cands: Box<[u32]>,
-        /// How many of `cands` (the first ones) are strong: one edit away
-        /// or sounding the same. The others (two edits) need a neighbour.
+        /// How many of `cands` (the first ones) are strong: one edit away,
+        /// or two (in a word of 7+ letters) and sounding the same. An
+        /// unknown word takes a strong one on its own; the others need a
+        /// neighbour that wants them.
         strong: usize,
+        /// How many are strong or sound the same with the same first
+        /// letter (at most 3 edits): a common word takes only these, and
+        /// only where a neighbour wants them.
+        sounding: usize,
         common: bool,
     },
 }
@@ -520,7 +526,8 @@ impl Lexicon {
             return base.to_string();
         }
         let stem = self.stemmer.stem(base);
-        let inflected = ["s", "ed", "ing"].iter().any(|x| base.ends_with(x));
+        let inflected = ["ed", "ing"].iter().any(|x| base.ends_with(x))
+            || (base.ends_with('s') && !["ss", "us", "is"].iter().any(|x| base.ends_with(x)));
         let small = |stem: &str| {
             stem == base
                 || base.strip_suffix('e') == Some(stem)
@@ -564,18 +571,39 @@ impl Lexicon {
         out.text.trim().to_string()
     }
 
-    /// Surface vocabulary words (for `check`'s reach lint and the tests).
-    pub(crate) fn vocabulary(&self) -> impl Iterator<Item = &str> {
-        self.vocab.iter().map(|w| &**w)
+    /// What a rule's word `w` would be read as if the rules did not list
+    /// it: its strong correction to another vocabulary word that more
+    /// phrases use, when `w` is not common English (for `check`'s reach
+    /// lint).
+    pub(crate) fn correction_of(&self, w: &str) -> Option<&str> {
+        if self.in_dictionary(w) {
+            return None;
+        }
+        let own = self.canon(w);
+        let (cands, strong, _) = self.candidates(w);
+        cands[..strong]
+            .iter()
+            .map(|&c| c as usize)
+            .find(|&c| *self.vocab[c] != *w && *self.vocab_canon[c] != *own)
+            // Towards the spelling more rules use, never away from it.
+            .filter(|&c| {
+                let mine = self
+                    .vocab_index
+                    .get(w)
+                    .map_or(0, |&i| self.vocab_freq[i as usize]);
+                self.vocab_freq[c] > mine
+            })
+            .map(|c| &*self.vocab[c])
     }
 
-    /// The vocabulary ids within correcting reach of `w`, best first, and
-    /// how many of them are strong (see `Entry::Unknown`).
-    fn candidates(&self, w: &str) -> (Vec<u32>, usize) {
+    /// The vocabulary ids within correcting reach of `w`, best first, how
+    /// many of them are strong and how many strong or sounding the same
+    /// (see `Entry::Unknown`).
+    fn candidates(&self, w: &str) -> (Vec<u32>, usize, usize) {
         let b = w.as_bytes();
         let limit = edit_limit(b.len());
         if limit == 0 || b.len() > MAX_CORRECTED_LEN || !b.iter().all(u8::is_ascii_lowercase) {
-            return (Vec::new(), 0);
+            return (Vec::new(), 0, 0);
         }
         let mut hashes = Vec::new();
         deletion_hashes(b, limit, &mut hashes);
@@ -600,7 +628,7 @@ impl Lexicon {
         }
         found.sort_unstable();
         found.dedup();
-        let mut scored: Vec<(bool, usize, bool, bool, std::cmp::Reverse<u32>, u32)> = found
+        let mut scored: Vec<(u8, usize, bool, bool, std::cmp::Reverse<u32>, u32)> = found
             .into_iter()
             .filter_map(|i| {
                 let v = self.vocab[i as usize].as_bytes();
@@ -616,9 +644,19 @@ impl Lexicon {
                 // One edit; two (in a word of 7+ letters) when it sounds
                 // the same; or sounding the same with the same first letter
                 // and at most 3 edits ("rite" / "right").
-                let strong = d == 1 || (d <= limit && sounds) || (sounds && same_first && d <= 3);
-                (strong || d <= limit).then_some((
-                    !strong,
+                let strong = d == 1 || (d <= limit && sounds);
+                // Sounding the same with the same first letter, at most 3
+                // edits ("rite" / "right"): only where a neighbour wants it.
+                let weak = d <= limit || (sounds && same_first && d <= 3);
+                let class = if strong {
+                    0
+                } else if sounds && same_first && d <= 3 {
+                    1
+                } else {
+                    2
+                };
+                (strong || weak).then_some((
+                    class,
                     d,
                     !same_first,
                     !sounds,
@@ -629,8 +667,9 @@ impl Lexicon {
             .collect();
         scored.sort_unstable();
         scored.truncate(6);
-        let strong = scored.iter().filter(|s| !s.0).count();
-        (scored.into_iter().map(|s| s.5).collect(), strong)
+        let strong = scored.iter().filter(|s| s.0 == 0).count();
+        let sounding = scored.iter().filter(|s| s.0 <= 1).count();
+        (scored.into_iter().map(|s| s.5).collect(), strong, sounding)
     }
 
     /// The reading of one written word, before its neighbours are seen.
@@ -654,15 +693,16 @@ impl Lexicon {
         if self.known.contains(own.as_str()) || self.vocab_index.contains_key(w) {
             return Entry::Words(Box::new([own.into()]));
         }
-        let (cands, strong) = self.candidates(w);
+        let (cands, strong, sounding) = self.candidates(w);
         let common = self.in_dictionary(w);
-        if cands.is_empty() || (common && strong == 0) {
+        if cands.is_empty() || (common && sounding == 0) {
             return Entry::Words(Box::new([own.into()]));
         }
         Entry::Unknown {
             own: own.into(),
             cands: cands.into(),
             strong,
+            sounding,
             common,
         }
     }
@@ -753,7 +793,7 @@ impl Lexicon {
         }
         // First reading of every word; unknown words wait for their
         // neighbours.
-        let mut unknown: Vec<(usize, Box<[u32]>, usize, bool)> = Vec::new();
+        let mut unknown: Vec<(usize, Box<[u32]>, usize, usize, bool)> = Vec::new();
         let mut spanish = 0usize;
         for (k, t) in tokens.iter_mut().enumerate() {
             if is_multi_filler[k] {
@@ -777,11 +817,12 @@ impl Lexicon {
                     own,
                     cands,
                     strong,
+                    sounding,
                     common,
                 } => {
                     t.words.push(own);
                     if correct {
-                        unknown.push((k, cands, strong, common));
+                        unknown.push((k, cands, strong, sounding, common));
                     }
                 }
             }
@@ -790,9 +831,12 @@ impl Lexicon {
         // unknown word preferably to a correction a neighbour wants, else
         // to the best one (not in a message read as Spanish).
         let read_as_spanish = spanish >= 2;
-        for (k, cands, strong, common) in unknown {
-            // A common word takes only strong corrections.
-            let usable = if common { &cands[..strong] } else { &cands[..] };
+        for (k, cands, strong, sounding, common) in unknown {
+            let usable = if common {
+                &cands[..sounding]
+            } else {
+                &cands[..]
+            };
             let wanted = (usable.iter().copied()).find(|&c| self.neighbor_wants(&tokens, k, c));
             let pick = match (wanted, common) {
                 (Some(c), _) => Some(c),

@@ -10,8 +10,17 @@ editing only the text of the `patterns = [...]` arrays.
 
 Usage:
   regex2words.py report  [--rules DIR] [--out FILE]     convert + self-check, write the report
-  regex2words.py rewrite [--rules DIR] [--out FILE]     the same, then rewrite the rule files
+  regex2words.py rewrite --stemmer BIN [--rules DIR] [--out FILE]
+                                                        the same, then rewrite the rule files
   regex2words.py one REGEX                              convert one regex, print the result
+  regex2words.py stemmer-src                            print the Rust source of the Porter2 helper
+
+Pass 2 (the engine reads words, stemmed): number idioms become `#`, small digit
+ranges are listed as number words ([7-9] -> 7 | 8 | 9, at most 40), drug-suffix
+classes become drug names; a regex kept in `patterns` (a numeric threshold, a
+unit glued to a number, punctuation) gets its literal words in their read forms
+(rewrites, fillers dropped, lemma, stem); filler words are dropped from word
+patterns; converted patterns are appended to a table's existing `words`.
 
 Python 3.11, stdlib only.
 """
@@ -271,7 +280,7 @@ def conv_literal(c, ctx):
     if c in LETTERS:
         return [[("C", c)]]
     if c in DIGITS:
-        raise Fail("digits")
+        return [[("C", c)]]  # a literal number word ("911", "2nd", "o2"), matched as written
     if c in ",'":
         return [[]]
     if c == "-":
@@ -292,8 +301,10 @@ def conv_item(op, av, ctx):
         neg, chars = class_chars(av)
         if neg:
             raise Fail("negated class")
-        if chars & DIGITS and not chars & LETTERS:
-            raise Fail("digits")
+        if chars and chars <= DIGITS:
+            # a digit range inside a number: the numbers it allows are listed as words
+            # ("[7-9]" -> 7 | 8 | 9); more than CAP of them stays a byte regex (a threshold)
+            return [[("C", c)] for c in sorted(chars)]
         if is_word_class(chars):
             raise Fail("single any-letter class")
         if chars <= {" ", ",", "-", "\t", "\n"} and " " in chars:
@@ -303,7 +314,7 @@ def conv_item(op, av, ctx):
         if chars <= LETTERS:
             return [[("C", c)] for c in sorted(chars)]
         if chars & DIGITS:
-            raise Fail("digits")
+            raise Fail("numeric threshold")
         raise Fail("mixed character class")
     if op is C.BRANCH:
         alts = []
@@ -349,7 +360,7 @@ def conv_repeat(av, ctx):
                 ctx.note(f"gap approximated ({n if n != MAXREP else 'unbounded'} chars -> _{{0,{k}}})")
                 return [[("GAP", k)]]
             if chars & DIGITS and not chars & LETTERS:
-                raise Fail("digits")
+                raise Fail("numeric threshold")
             if is_word_class(chars):
                 if (m, n) == (0, 1):
                     ctx.note("an optional any-letter (apostrophe variant) dropped")
@@ -594,7 +605,7 @@ def flatten_alts(alts):
 def render_item(it):
     k = it[0]
     if k == "w":
-        return it[1]
+        return "#" if it[1] == NUM else it[1]
     if k == "p":
         return it[1] + "*"
     if k == "any":
@@ -626,6 +637,7 @@ def render_item(it):
 def convert(regex):
     """-> (word pattern, [approximations]) or raise Fail."""
     ctx = Ctx()
+    regex = presub(regex, ctx)
     try:
         tree = sre_parse.parse(regex)
     except Exception as e:  # noqa: a regex Python cannot parse
@@ -656,9 +668,85 @@ def convert(regex):
     return text, ctx.approx
 
 
+# ---------------------------------------------------------------- numbers and drug suffixes (pass 2)
+# The word-pattern language has `#`: one number token ("12", "101.5", "180/110",
+# "10mg", "2nd", "3am"). Before a regex is parsed, its "any number" idioms are
+# replaced by the placeholder word NUM (rendered `#`); a regex whose digits are
+# a threshold or a shape (`[2-9][0-9]`, `(?:19|20)\d\d`, `38\.\d`) keeps a digit
+# construct and stays a byte regex (Fail "numeric threshold").
+
+NUM = "qqnumqq"
+
+NUM_IDIOMS = [
+    (r"\d{1,2}(?::\d\d)?(?: ?(?:am|pm))?", NUM + "(?: (?:am|pm))?"),
+    (r"\d[\d-]*", NUM),
+    (r"[0-9]+", NUM), (r"\d+", NUM), (r"\d{1,2}", NUM), (r"[0-9]{1,2}", NUM), (r"\d{1,3}", NUM),
+]
+
+# Drug names for regexes that match a suffix (`[a-z]+cillin`): the word language has no
+# suffix wildcard, so the suffix becomes the known names that end in it.
+DRUGS = """
+penicillin amoxicillin ampicillin dicloxacillin nafcillin oxacillin piperacillin
+azithromycin erythromycin clarithromycin clindamycin vancomycin neomycin streptomycin
+ciprofloxacin levofloxacin moxifloxacin ofloxacin
+doxycycline minocycline tetracycline
+cephalexin cefalexin cefdinir ceftriaxone cefuroxime cefazolin cefadroxil cefprozil cefpodoxime cefixime
+lisinopril enalapril ramipril benazepril captopril quinapril fosinopril
+fluconazole metronidazole ketoconazole omeprazole pantoprazole esomeprazole lansoprazole
+trimethoprim
+losartan valsartan irbesartan olmesartan candesartan telmisartan
+atorvastatin simvastatin rosuvastatin pravastatin lovastatin
+metoprolol atenolol propranolol nadolol bisoprolol
+amlodipine nifedipine carbamazepine oxcarbazepine olanzapine quetiapine
+adalimumab infliximab rituximab pembrolizumab
+imatinib ibrutinib
+lamotrigine
+sertraline fluoxetine paroxetine duloxetine citalopram escitalopram
+prednisone
+""".split()
+
+SUFFIX_FRAG = re.compile(r"\[a-z(?:0-9)?(?:à-ÿ)?\][*+]\(\?:([a-z0-9|*+\[\]\-à-ÿ]+)\)")
+
+
+def expand_suffixes(regex, ctx):
+    """`[a-z]+(?:cillin|mycin|...)` -> the known names that end so; Fail when the list is open-ended."""
+    def rep(mt):
+        frag = mt.group(0)
+        alts = mt.group(1).split("|")
+        if len(alts) > 20:
+            # an open-ended "any drug-like word" (in|ol|il|ide|...): no finite list, and
+            # any word `_` would over-match ("took my blood pressure twice")
+            raise Fail("open-ended suffix class")
+        rx = re.compile(frag)
+        # a bare suffix ("cillin") is no word of its own
+        plain = [a for a in alts if re.fullmatch(r"[a-z]+", a) and not any(d != a and d.endswith(a) for d in DRUGS)]
+        names = [d for d in dict.fromkeys(DRUGS + plain) if rx.fullmatch(d)]
+        if not names:
+            raise Fail("suffix class with no known names")
+        ctx.note("suffix class listed as drug names: " + frag)
+        return "(?:" + "|".join(names) + ")"
+    return SUFFIX_FRAG.sub(rep, regex)
+
+
+def presub(regex, ctx):
+    """Number idioms -> NUM, drug suffixes -> names; Fail when digits remain (a threshold)."""
+    r = regex
+    for a, b in NUM_IDIOMS:
+        r = r.replace(a, b)
+    # a lone \d between group delimiters: one digit, any value ("(?:a half|\d)", "\d(?: or \d)?")
+    r = re.sub(r"(?<=[(|: ])\\d(?=[)|? ]|\(\?:)", NUM, r)
+    if NUM + " ?" in r:
+        r = r.replace(NUM + " ?", NUM + " ")
+        ctx.note("a number glued to its unit (10min) is no longer matched: `#` then the unit word")
+    r = expand_suffixes(r, ctx)
+    if re.search(r"\\d\\d|\\d\{|\\d[*+]", r):
+        raise Fail("numeric threshold")
+    return r
+
+
 # ---------------------------------------------------------------- word pattern grammar (self-check)
 
-WTOK = re.compile(r"\s*(\(|\)|\||\?|\{\d*,\d+\}|_|[a-z0-9]+\*?|<[a-z0-9-]+>)")
+WTOK = re.compile(r"\s*(\(|\)|\||\?|\{\d*,\d+\}|_|#|[a-z0-9\u00e0-\u00ff]+\*?|<[a-z0-9-]+>)")
 
 
 def parse_words(text):
@@ -696,6 +784,8 @@ def parse_words(text):
             node = ("rep", 1, 1, alts)
         elif t == "_":
             node = ("any",)
+        elif t == "#":
+            node = ("w", NUM)
         elif t.endswith("*"):
             node = ("p", t[:-1])
         elif t[0] in "({|)?":
@@ -826,6 +916,7 @@ def self_check(regex, wp, n=20, seed=18):
 
     A mismatch explained only by a gap or repetition length is marked ' [length]'."""
     rng = random.Random(seed)
+    regex = presub(regex, Ctx())
     rx = re.compile(regex)
     wrx = re.compile(words_to_regex(parse_words(wp)))
     wrx_len = re.compile(words_to_regex(parse_words(wp), lenient=True))
@@ -856,6 +947,193 @@ def dedupe_str(xs):
         if x not in out:
             out.append(x)
     return out
+
+
+# ---------------------------------------------------------------- the reading (pass 2)
+# The engine reads text word by word (crates/triage/src/reading.rs): rewrites,
+# fillers deleted, lemma, then the Porter2 stem on -s/-ed/-ing words. A byte regex
+# kept in `patterns` runs over that reading, so its literal words must be written
+# in their read forms; filler words of word patterns are no-ops and are dropped.
+# Porter2 comes from a helper program (stdin: a word a line, stdout: its stem):
+# `regex2words.py stemmer-src` prints its Rust source (rust-stemmers, the engine's
+# crate); pass the built binary with --stemmer.
+
+STEMMER_SRC = """// Cargo.toml: [package] name = "stemhelper" ... [dependencies] rust-stemmers = "=1.2.0"
+use std::io::BufRead;
+fn main() {
+    let s = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+    for line in std::io::stdin().lock().lines() {
+        println!("{}", s.stem(line.unwrap().trim()));
+    }
+}
+"""
+
+
+class Reader:
+    def __init__(self, rules_dir, stemmer):
+        self.fillers, self.multi, self.rewrites, self.lemmas = set(), [], {}, {}
+        for path in sorted(glob.glob(os.path.join(rules_dir, "*.toml"))):
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+            for c in doc.get("class", []):
+                if c.get("filler"):
+                    for w in c.get("words", []):
+                        ws = norm(w).split()
+                        if len(ws) == 1:
+                            self.fillers.add(ws[0])
+                        else:
+                            self.multi.append(ws)
+            for r in doc.get("rewrite", []):
+                for w in r.get("words", []):
+                    self.rewrites[w] = r["as"].split()
+            for l in doc.get("lemma", []):
+                for w in l.get("words", []):
+                    self.lemmas[w] = l["as"]
+        self.multi.sort(key=len, reverse=True)
+        self.stemmer = stemmer
+        self.cache = {}
+
+    def stem(self, w):
+        if w not in self.cache:
+            import subprocess
+            out = subprocess.run([self.stemmer], input=w + "\n", capture_output=True, text=True, check=True)
+            self.cache[w] = out.stdout.strip()
+        return self.cache[w]
+
+    def canon(self, w):
+        base = self.lemmas.get(w)
+        if base == w:
+            return w
+        base = base or w
+        if any(c.isdigit() for c in base):
+            return base
+        stem = self.stem(base)
+        inflected = base.endswith(("s", "ed", "ing"))
+        small = (stem == base or (base.endswith("e") and base[:-1] == stem)
+                 or (base.endswith("y") and stem.endswith("i") and base[:-1] == stem[:-1]))
+        return stem if inflected or small else base
+
+    def read_word(self, w):
+        if any(c.isdigit() for c in w):
+            return [w]
+        if w in self.fillers:
+            return []
+        if w in self.rewrites:
+            return [self.canon(x) for x in self.rewrites[w] if x not in self.fillers]
+        return [self.canon(w)]
+
+
+OPT_LETTER = re.compile(r"(?<=[(|: ])([a-zà-ÿ]+)([a-zà-ÿ])\?(?=[)| ]|\\b)")
+
+
+def read_regex(rx, reader):
+    """A kept regex with its whole literal words written as the reading has them."""
+    rx = OPT_LETTER.sub(lambda m: "(?:%s|%s%s)" % (m.group(1), m.group(1), m.group(2)), rx)
+    out, i, n = [], 0, len(rx)
+    glued = []  # per open group: is it glued to letters before it (a suffix group: soak(?:ed|ing))?
+    while i < n:
+        c = rx[i]
+        if c == "\\":
+            out.append(rx[i:i + 2])
+            i += 2
+            continue
+        if c == "(":
+            before = rx[:i]
+            glued.append(bool(re.search(r"((?<!\\)[a-zà-ÿ]|\][*+?]?|[*+])$", before)) or any(glued))
+        elif c == ")" and glued:
+            glued.pop()
+        if c == "[":
+            j = rx.index("]", i + 2) + 1
+            out.append(rx[i:j])
+            i = j
+            continue
+        if c.isalpha() and c.islower():
+            j = i
+            while j < n and rx[j].isalpha() and rx[j].islower():
+                j += 1
+            word = rx[i:j]
+            prev = rx[i - 1] if i else "("
+            prev2 = rx[i - 2:i]
+            nxt = rx[j] if j < n else ")"
+            whole = (prev in "(|: " or prev2 == "\\b") and (nxt in ")| ,\\") and not any(glued)
+            if not whole:
+                out.append(word)
+                i = j
+                continue
+            read = reader.read_word(word)
+            if not read:  # a filler: gone from the reading, with one space
+                if j < n and rx[j] == " ":
+                    j += 1
+                elif out and out[-1].endswith(" "):
+                    out[-1] = out[-1][:-1]
+                i = j
+                continue
+            out.append(" ".join(read))
+            i = j
+            continue
+        out.append(c)
+        i += 1
+    new = "".join(out)
+    re.compile(new)
+    return new
+
+
+def drop_fillers(wp, reader):
+    """A word pattern without its filler words (read as nothing); None when unchanged or unparsable."""
+    try:
+        seq = parse_words(wp)
+    except (ValueError, IndexError):
+        return None
+    changed = [False]
+
+    def clean_seq(sq):
+        words = [x for x in sq]
+        out, k = [], 0
+        while k < len(words):
+            x = words[k]
+            hit = None
+            for mf in reader.multi:
+                if all(k + t < len(words) and words[k + t] == ("w", mf[t]) for t in range(len(mf))):
+                    hit = len(mf)
+                    break
+            if hit:
+                k += hit
+                changed[0] = True
+                continue
+            if x[0] == "w" and x[1] in reader.fillers:
+                k += 1
+                changed[0] = True
+                continue
+            if x[0] == "rep":
+                alts = [clean_seq(a) for a in x[3]]
+                empty = any(not a for a in alts)
+                alts = [a for a in alts if a]
+                uniq = []
+                for a in alts:
+                    if render_seq(a) not in [render_seq(u) for u in uniq]:
+                        uniq.append(a)
+                if not uniq:
+                    changed[0] = True
+                    k += 1
+                    continue
+                m = 0 if empty else x[1]
+                if (x[2] > 1 and len(uniq) == 1 and len(uniq[0]) == 1 and uniq[0][0][0] == "rep"
+                        and uniq[0][0][1:3] == (0, 1)):
+                    # (a | filler){0,8}: the repeated group loses the alternative, not its `?`
+                    uniq, m = [[("rep", 1, 1, uniq[0][0][3])]], 0
+                if len(uniq) != len(x[3]) or m != x[1]:
+                    changed[0] = True
+                out.append(("rep", m, x[2], uniq))
+                k += 1
+                continue
+            out.append(x)
+            k += 1
+        return out
+
+    new = clean_seq(seq)
+    if not changed[0] or not new or all(i[0] == "rep" and i[1] == 0 for i in new):
+        return None
+    return render_seq(new)
 
 
 # ---------------------------------------------------------------- rule files
@@ -982,6 +1260,79 @@ def rewrite_text(text, results):
     return "".join(out)
 
 
+LEXICON_KINDS = ("class", "rewrite", "lemma")
+KEY_ARRAY = re.compile(r"(?m)^([ \t]*)(patterns|words)[ \t]*=[ \t]*\[")
+HEADER = re.compile(r"(?m)^[ \t]*\[")
+
+
+def rewrite_tables(text, results, kept_read, cleaned):
+    """Pass 2: per table, convert `patterns` into `words` (appended to a `words` array the
+    table already has), write kept regexes in read forms, drop filler words of word patterns."""
+    starts = [m.start() for m in HEADER.finditer(text)] + [len(text)]
+    out, pos = [text[:starts[0]]], starts[0]
+    for a, b in zip(starts, starts[1:]):
+        chunk = text[a:b]
+        if re.match(r"\s*\[\[(class|rewrite|lemma)\]\]", chunk):
+            out.append(chunk)  # lexicon tables: `words` there are entries, not patterns
+            continue
+        arrays = {}
+        for mt in KEY_ARRAY.finditer(chunk):
+            end, elems, multiline, trailing = parse_array(chunk, mt.end())
+            arrays[mt.group(2)] = (mt.start(), end, mt.group(1), elems, multiline, trailing)
+        if not arrays:
+            out.append(chunk)
+            continue
+        keep, conv = [], []
+        if "patterns" in arrays:
+            for e in arrays["patterns"][3]:
+                wp, approx = results[e["value"]]
+                ne = dict(e)
+                if wp is None:
+                    ne["token"] = lit(kept_read[e["value"]])
+                    keep.append(ne)
+                else:
+                    ne["token"] = lit(wp)
+                    if approx:
+                        ne["was"] = e["token"]
+                    conv.append(ne)
+        words = []
+        if "words" in arrays:
+            for e in arrays["words"][3]:
+                ne = dict(e)
+                if cleaned.get(e["value"]):
+                    ne["token"] = lit(cleaned[e["value"]])
+                words.append(ne)
+        words += conv
+        edits = []  # (start, end, replacement)
+        if "patterns" in arrays:
+            st, en, ind, _e, ml, tr = arrays["patterns"]
+            rep = render_array("patterns", ind, keep, ml, tr if keep else [], False) if keep else None
+            if "words" not in arrays and words:
+                wtr = tr if not keep else []
+                wrep = render_array("words", ind, words, ml, wtr, True)
+                rep = wrep if rep is None else rep + "\n" + wrep
+            edits.append((st, en, rep))
+        if "words" in arrays and (conv or any(cleaned.get(e["value"]) for e in arrays["words"][3])):
+            st, en, ind, _e, ml, tr = arrays["words"]
+            edits.append((st, en, render_array("words", ind, words, ml or bool(conv), tr, True)))
+        edits.sort()
+        cur, piece = 0, []
+        for st, en, rep in edits:
+            piece.append(chunk[cur:st])
+            if rep is None:
+                # drop the line of the removed array
+                en2 = en + 1 if chunk[en:en + 1] == "\n" else en
+                piece.append("")
+                cur = en2
+            else:
+                piece.append(rep)
+                cur = en
+        piece.append(chunk[cur:])
+        out.append("".join(piece))
+    return "".join(out)
+
+
+
 def table_patterns(doc):
     """[(table kind, index, id, patterns list, words list, other keys)] in file order."""
     rows = []
@@ -998,7 +1349,8 @@ def table_patterns(doc):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["report", "rewrite", "one"])
+    ap.add_argument("cmd", choices=["report", "rewrite", "one", "stemmer-src"])
+    ap.add_argument("--stemmer", default=None, help="Porter2 helper program (rewrite)")
     ap.add_argument("regex", nargs="?")
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--rules", default=os.path.normpath(os.path.join(here, "../../crates/triage/rules")))
@@ -1006,6 +1358,9 @@ def main():
     ap.add_argument("--samples", type=int, default=20)
     args = ap.parse_args()
 
+    if args.cmd == "stemmer-src":
+        print(STEMMER_SRC)
+        return
     if args.cmd == "one":
         try:
             wp, approx = convert(args.regex)
@@ -1045,13 +1400,29 @@ def main():
         results_by_file[path] = {p: (r[0], r[1]) for p, r in results.items()}
 
     if args.cmd == "rewrite":
+        if not args.stemmer:
+            sys.exit("rewrite needs --stemmer (see `regex2words.py stemmer-src`)")
+        reader = Reader(args.rules, args.stemmer)
         for path in files:
             with open(path, "r", encoding="utf-8", newline="") as fh:
                 text = fh.read()
-            new = rewrite_text(text, results_by_file[path])
+            res = results_by_file[path]
+            kept_read = {p: read_regex(p, reader) for p, r in res.items() if r[0] is None}
+            cleaned = {}
+            for _k, _i, _t, _p, ws, _o in table_patterns(tomllib.loads(text)):
+                if _k in LEXICON_KINDS:
+                    continue
+                for w in ws:
+                    cleaned[w] = drop_fillers(w, reader)
+            for wp, _a in res.values():
+                if wp is not None:
+                    c = drop_fillers(wp, reader)
+                    if c:
+                        res[[k for k, v in res.items() if v[0] == wp][0]] = (c, _a)
+            new = rewrite_tables(text, res, kept_read, cleaned)
             if new == text:
                 continue
-            verify(text, new, results_by_file[path], path)
+            verify2(text, new, res, kept_read, cleaned, path)
             with open(path, "w", encoding="utf-8", newline="") as fh:
                 fh.write(new)
             print("rewrote", os.path.relpath(path))
@@ -1063,6 +1434,22 @@ def main():
     else:
         print(text)
     print(report.summary_line(), file=sys.stderr)
+
+
+def verify2(old, new, results, kept_read, cleaned, path):
+    """Pass 2 changed only patterns/words, as planned."""
+    a, b = tomllib.loads(old), tomllib.loads(new)
+    ra, rb = table_patterns(a), table_patterns(b)
+    assert len(ra) == len(rb), path
+    assert {k: v for k, v in a.items() if not isinstance(v, list)} == {k: v for k, v in b.items() if not isinstance(v, list)}
+    for x, y in zip(ra, rb):
+        assert x[:3] == y[:3] and x[5] == y[5], (path, x[2])
+        if x[0] in LEXICON_KINDS:
+            assert x == y, (path, x[0])
+            continue
+        assert y[3] == [kept_read[p] for p in x[3] if results[p][0] is None], (path, x[2], "patterns")
+        want = [cleaned.get(w) or w for w in x[4]] + [results[p][0] for p in x[3] if results[p][0] is not None]
+        assert y[4] == want, (path, x[2], "words", y[4], want)
 
 
 def verify(old, new, results, path):

@@ -795,6 +795,14 @@ impl Lexicon {
         // neighbours.
         let mut unknown: Vec<(usize, Box<[u32]>, usize, usize, bool)> = Vec::new();
         let mut spanish = 0usize;
+        let before_word: Vec<bool> = (0..tokens.len())
+            .map(|k| {
+                tokens.get(k + 1).is_some_and(|n| {
+                    !n.break_before
+                        && text.get(tokens[k].end as usize..n.start as usize) == Some(" ")
+                })
+            })
+            .collect();
         for (k, t) in tokens.iter_mut().enumerate() {
             if is_multi_filler[k] {
                 continue;
@@ -812,6 +820,11 @@ impl Lexicon {
                 }
             };
             match entry {
+                // A filler is read past only before another word of its
+                // clause ("so tight"); at the end it is a word ("if so").
+                Entry::Words(ws) if ws.is_empty() && self.is_filler(w) && !before_word[k] => {
+                    t.words.push(self.canon(w).into());
+                }
                 Entry::Words(ws) => t.words.extend(ws.iter().cloned()),
                 Entry::Unknown {
                     own,

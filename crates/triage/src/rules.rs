@@ -555,6 +555,12 @@ impl RuleSet {
         })
     }
 
+    /// Every inline test of the finding rules, with its rule's id, in
+    /// load order.
+    pub fn rule_tests(&self) -> impl Iterator<Item = (&str, &RuleTest)> + '_ {
+        (self.rules.iter()).flat_map(|r| r.tests.iter().map(move |t| (r.id.as_str(), t)))
+    }
+
     /// Lint: combination entries that name a group no rule earns (such an
     /// alternative can never be met). Not an error, because an extra layer
     /// may combine groups that another layer provides; `check` reports it.

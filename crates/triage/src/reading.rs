@@ -242,11 +242,18 @@ pub(crate) struct Lexicon {
     /// Double Metaphone code -> vocabulary ids.
     sounds: HashMap<Box<str>, Vec<u32>>,
     metaphone: rphonetic::DoubleMetaphone,
+    /// Each vocabulary word's Double Metaphone codes (primary, alternate),
+    /// computed once: every lookup compares candidates with them.
+    vocab_sounds: Vec<(Box<str>, Box<str>)>,
     /// For each vocabulary id, the canonical words that share a phrase or
     /// pattern with it (a correction to it is wanted near one of these).
     neighbors: Vec<HashSet<Box<str>>>,
-    dictionary: Vec<&'static str>,
+    dictionary: &'static [&'static str],
 }
+
+/// The dictionary's words, split once per process (not per engine).
+static DICTIONARY_WORDS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| DICTIONARY.lines().filter(|l| !l.is_empty()).collect());
 
 impl std::fmt::Debug for Lexicon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -379,7 +386,8 @@ impl Lexicon {
             sounds: HashMap::new(),
             metaphone: rphonetic::DoubleMetaphone::default(),
             neighbors: Vec::new(),
-            dictionary: DICTIONARY.lines().filter(|l| !l.is_empty()).collect(),
+            vocab_sounds: Vec::new(),
+            dictionary: DICTIONARY_WORDS.as_slice(),
         };
         for (from, to) in &input.lemmas {
             lex.lemmas.insert(from.as_str().into(), to.as_str().into());
@@ -471,6 +479,12 @@ impl Lexicon {
         // The delete index and the sound index, over words of 3+ ASCII
         // letters.
         let mut hashes = Vec::new();
+        lex.vocab_sounds = (lex.vocab.iter())
+            .map(|w| {
+                let r = lex.metaphone.double_metaphone(w);
+                (r.primary().into(), r.alternate().into())
+            })
+            .collect();
         for (i, w) in lex.vocab.iter().enumerate() {
             let b = w.as_bytes();
             if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
@@ -482,12 +496,12 @@ impl Lexicon {
             hashes.dedup();
             lex.deletes.extend(hashes.iter().map(|&h| (h, i as u32)));
             if b.len() >= 4 {
-                let r = lex.metaphone.double_metaphone(w);
-                for code in [r.primary(), r.alternate()] {
+                let (p, a) = &lex.vocab_sounds[i];
+                for code in [p, a] {
                     if code.is_empty() {
                         continue;
                     }
-                    let list = lex.sounds.entry(code.into()).or_default();
+                    let list = lex.sounds.entry(code.clone()).or_default();
                     if !list.contains(&(i as u32)) {
                         list.push(i as u32);
                     }
@@ -636,10 +650,10 @@ impl Lexicon {
                     return None;
                 }
                 let d = osa(b, v);
-                let v_code = self.metaphone.double_metaphone(&self.vocab[i as usize]);
+                let (vp, va) = &self.vocab_sounds[i as usize];
                 let sounds = codes
                     .iter()
-                    .any(|c| !c.is_empty() && (*c == v_code.primary() || *c == v_code.alternate()));
+                    .any(|c| !c.is_empty() && (c.as_str() == &**vp || c.as_str() == &**va));
                 let same_first = v.first() == b.first();
                 // One edit; two (in a word of 7+ letters) when it sounds
                 // the same; or sounding the same with the same first letter

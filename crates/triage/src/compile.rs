@@ -361,6 +361,7 @@ pub(crate) fn lexicon_input(rules: &RuleSet) -> LexiconInput {
     let mut input = LexiconInput {
         rewrites: rules.rewrites.clone(),
         lemmas: rules.lemmas.clone(),
+        spanish_read_as: rules.spanish_read_as.iter().cloned().collect(),
         ..LexiconInput::default()
     };
     for c in &rules.classes {
@@ -391,7 +392,7 @@ pub(crate) fn lexicon_input(rules: &RuleSet) -> LexiconInput {
         add(&c.phrases, &c.words, spanish_file(&c.origin.path));
     }
     for p in rules.pseudos.iter().chain(&rules.terminators) {
-        add(&p.phrases, &p.words, false);
+        add(&p.phrases, &p.words, p.spanish);
     }
     input
 }

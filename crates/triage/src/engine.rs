@@ -335,6 +335,26 @@ impl Triage {
         })
     }
 
+    /// How the engine reads `text`: the words its rules are matched
+    /// against (lower case, contractions and text-speak expanded, fillers
+    /// read past, inflections folded, spelling corrected), and each
+    /// correction made. For rule authors: a phrase or word pattern matches
+    /// this reading, not the text as written.
+    ///
+    /// ```
+    /// use portal_triage::Triage;
+    /// let (reading, corrections) = Triage::default().read("I think im having a stoke");
+    /// assert!(reading.contains("stroke"));
+    /// assert_eq!(corrections[0].written, "stoke");
+    /// ```
+    pub fn read(&self, text: &str) -> (String, Vec<crate::Correction>) {
+        with_work(|w| {
+            let an = &mut w.an;
+            self.inner.analyze_into(text, &[], an, &mut w.scan);
+            (an.norm.text.clone(), an.corrections.clone())
+        })
+    }
+
     /// Assess several mentions of one text: one [`Context`](crate::Context)
     /// per span, in order, each exactly as [`Triage::context`] gives it (a
     /// finding that covers one mention does not change another's context).

@@ -435,23 +435,11 @@ impl Linter<'_> {
         let lexicon = crate::reading::Lexicon::new(&crate::compile::lexicon_input(rules));
         for r in &rules.rules {
             let read: Vec<String> = r.phrases.iter().map(|p| lexicon.read_phrase(p)).collect();
-            // A phrase's misspelt words corrected, and the first such word.
-            let corrected: Vec<(String, Option<(String, String)>)> = (r.phrases.iter())
-                .map(|p| {
-                    let mut first = None;
-                    let words: Vec<String> = p
-                        .split(' ')
-                        .map(|w| match lexicon.correction_of(w) {
-                            Some(c) => {
-                                first.get_or_insert((w.to_string(), c.to_string()));
-                                c.to_string()
-                            }
-                            None => w.to_string(),
-                        })
-                        .collect();
-                    (lexicon.read_phrase(&words.join(" ")), first)
-                })
-                .collect();
+            // A phrase read as a message of its own, as the engine reads
+            // it (spelling corrected where the reading would), and the
+            // first correction made.
+            let corrected: Vec<(String, Option<(String, String)>)> =
+                r.phrases.iter().map(|p| lexicon.read_text(p)).collect();
             // Representatives: phrases with nothing to correct first.
             let mut keep: BTreeMap<&str, usize> = BTreeMap::new();
             for pass in [true, false] {

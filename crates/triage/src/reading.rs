@@ -188,6 +188,8 @@ pub(crate) struct LexiconInput {
     /// Vocabulary: each rule phrase, class entry or pattern's words (as a
     /// list of surface words), and whether it comes from a Spanish file.
     pub phrases: Vec<(Vec<String>, bool)>,
+    /// The rewrite and lemma tokens that come from Spanish files.
+    pub spanish_read_as: HashSet<String>,
 }
 
 /// What one written word reads as, before its neighbours are looked at.
@@ -434,13 +436,13 @@ impl Lexicon {
             Some(i)
         };
         let extra: Vec<(Vec<String>, bool)> = (input.rewrites.iter())
-            .map(|(_, to)| (to.clone(), false))
-            .chain(
-                input
-                    .lemmas
-                    .iter()
-                    .map(|(a, b)| (vec![a.clone(), b.clone()], false)),
-            )
+            .map(|(from, to)| (to.clone(), input.spanish_read_as.contains(from)))
+            .chain((input.lemmas.iter()).map(|(a, b)| {
+                (
+                    vec![a.clone(), b.clone()],
+                    input.spanish_read_as.contains(a),
+                )
+            }))
             .collect();
         for (words, es) in input.phrases.iter().chain(&extra) {
             let slots: Vec<Option<u32>> = words.iter().map(|w| add(&mut lex, w)).collect();
@@ -471,8 +473,19 @@ impl Lexicon {
                 }
             }
         }
+        // Words only Spanish phrases use are never a correction target:
+        // English text is corrected toward English rules ("feavor" is a
+        // misspelled "fever", not the "favor" of "por favor"), and Spanish
+        // text is not corrected at all.
+        let mut spanish_only: HashSet<u32> = HashSet::new();
         for w in spanish_words {
-            if !english.contains(&w) && !lex.in_dictionary(&w) {
+            if english.contains(&w) {
+                continue;
+            }
+            if let Some(&i) = lex.vocab_index.get(&w) {
+                spanish_only.insert(i);
+            }
+            if !lex.in_dictionary(&w) {
                 lex.spanish.insert(w);
             }
         }
@@ -487,7 +500,10 @@ impl Lexicon {
             .collect();
         for (i, w) in lex.vocab.iter().enumerate() {
             let b = w.as_bytes();
-            if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
+            if b.len() < 3
+                || !b.iter().all(u8::is_ascii_lowercase)
+                || spanish_only.contains(&(i as u32))
+            {
                 continue;
             }
             hashes.clear();
@@ -583,31 +599,6 @@ impl Lexicon {
         let mut work = ReadWork::default();
         self.read_normalized(&norm, &mut out, &mut work, None);
         out.text.trim().to_string()
-    }
-
-    /// What a rule's word `w` would be read as if the rules did not list
-    /// it: its strong correction to another vocabulary word that more
-    /// phrases use, when `w` is not common English (for `check`'s reach
-    /// lint).
-    pub(crate) fn correction_of(&self, w: &str) -> Option<&str> {
-        if self.in_dictionary(w) {
-            return None;
-        }
-        let own = self.canon(w);
-        let (cands, strong, _) = self.candidates(w);
-        cands[..strong]
-            .iter()
-            .map(|&c| c as usize)
-            .find(|&c| *self.vocab[c] != *w && *self.vocab_canon[c] != *own)
-            // Towards the spelling more rules use, never away from it.
-            .filter(|&c| {
-                let mine = self
-                    .vocab_index
-                    .get(w)
-                    .map_or(0, |&i| self.vocab_freq[i as usize]);
-                self.vocab_freq[c] > mine
-            })
-            .map(|c| &*self.vocab[c])
     }
 
     /// The vocabulary ids within correcting reach of `w`, best first, how
@@ -719,6 +710,18 @@ impl Lexicon {
             sounding,
             common,
         }
+    }
+
+    /// Read `text` as the engine reads a message made of it alone: the
+    /// reading, and the first correction made (written, read).
+    pub(crate) fn read_text(&self, text: &str) -> (String, Option<(String, String)>) {
+        let mut raw = Normalized::default();
+        raw.refill(text);
+        let mut out = Normalized::default();
+        let mut corrections = Vec::new();
+        self.read_into(&raw, &mut out, &mut ReadWork::default(), &mut corrections);
+        let first = corrections.into_iter().next().map(|c| (c.written, c.read));
+        (out.text, first)
     }
 
     /// Read normalized text `raw` into `out`: canonical words, every byte

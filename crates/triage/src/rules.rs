@@ -379,6 +379,8 @@ pub(crate) struct PhraseListDef {
     pub compiled: Vec<Regex>,
     /// Word patterns, as written (compiled with the rule set's lexicon).
     pub words: Vec<String>,
+    /// Whether it comes from a Spanish rule file.
+    pub spanish: bool,
 }
 
 /// An `[[allow]]` table: lint warnings of one code about one rule, cue,
@@ -461,6 +463,8 @@ pub struct RuleSet {
     pub(crate) rewrites: Vec<(String, Vec<String>)>,
     /// `[[lemma]]` entries: (written form, base form).
     pub(crate) lemmas: Vec<(String, String)>,
+    /// Tokens of `[[rewrite]]` and `[[lemma]]` entries from Spanish files.
+    pub(crate) spanish_read_as: BTreeSet<String>,
     /// Ids disabled by a later layer (`enabled = false`).
     disabled: BTreeSet<String>,
 }
@@ -537,6 +541,7 @@ impl RuleSet {
         merge(&mut self.classes, extra.classes, |c| &c.name);
         self.rewrites.extend(extra.rewrites);
         self.lemmas.extend(extra.lemmas);
+        self.spanish_read_as.extend(extra.spanish_read_as);
         self
     }
 
@@ -1088,6 +1093,9 @@ impl Loader {
         };
         for w in self.lexicon_words(src, &span, &r.words, true) {
             let w = w.concat();
+            if spanish_file(src.path) {
+                self.set.spanish_read_as.insert(w.clone());
+            }
             if lemma {
                 self.set.lemmas.push((w, target.concat()));
             } else {
@@ -1346,6 +1354,7 @@ impl Loader {
             phrases,
             compiled: patterns,
             words,
+            spanish: spanish_file(src.path),
         })
     }
 

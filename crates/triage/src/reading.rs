@@ -176,6 +176,14 @@ pub struct Correction {
     pub read: String,
 }
 
+/// A reading of several words.
+type Words = Box<[Box<str>]>;
+
+/// An unknown word waiting for its neighbours: token index, candidates
+/// (best first), how many are strong, how many strong or sound-alike, and
+/// whether the word is common English.
+type Pending = (usize, Box<[u32]>, usize, usize, bool);
+
 /// The lexicon tables of a rule set, as `Lexicon::new` takes them.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LexiconInput {
@@ -225,7 +233,7 @@ pub(crate) struct Lexicon {
     lemmas: HashMap<Box<str>, Box<str>>,
     fillers: HashSet<Box<str>>,
     /// Fillers of several words, by their first word.
-    multi_fillers: HashMap<Box<str>, Vec<Box<[Box<str>]>>>,
+    multi_fillers: HashMap<Box<str>, Vec<Words>>,
     stemmer: rust_stemmers::Stemmer,
     /// Surface vocabulary words, their canonical forms, how many phrases
     /// use them, and whether only Spanish rules do.
@@ -810,7 +818,7 @@ impl Lexicon {
         }
         // First reading of every word; unknown words wait for their
         // neighbours.
-        let mut unknown: Vec<(usize, Box<[u32]>, usize, usize, bool)> = Vec::new();
+        let mut unknown: Vec<Pending> = Vec::new();
         let mut spanish = 0usize;
         let before_word: Vec<bool> = (0..tokens.len())
             .map(|k| {

@@ -89,6 +89,9 @@ pub(crate) struct Compiled {
     /// each (measured: 40% of the pass's own time).
     pub(crate) slots: Vec<(u32, u32)>,
     pub(crate) owner_list: Vec<Owner>,
+    /// For each entry of `owner_list`, the words of the phrase (bit i: word
+    /// i) that must follow a word of degree ("very confused"); 0 for none.
+    pub(crate) owner_degree: Vec<u64>,
     pub(crate) gate_list: Vec<Gate>,
     pub(crate) regexes: Vec<(Regex, Owner)>,
     /// For each pattern, the bits of all its required sets: it runs when
@@ -137,7 +140,7 @@ impl Compiled {
     pub(crate) fn new(rules: RuleSet, max: usize) -> Result<Compiled, Error> {
         // Automaton patterns: (bytes, owners, gated patterns), one per
         // distinct string.
-        type Slot = (Vec<u8>, Vec<Owner>, Vec<(u32, u8)>);
+        type Slot = (Vec<u8>, Vec<(Owner, u64)>, Vec<(u32, u8)>);
         let mut patterns: Vec<Slot> = Vec::new();
         let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         fn slot(
@@ -165,9 +168,9 @@ impl Compiled {
         let mut gate_literals = 0usize;
         for (o, ps, res) in &sources {
             let o = *o;
-            for p in ps {
+            for (p, degree) in ps {
                 let i = slot(&mut index, &mut patterns, p.as_bytes());
-                patterns[i].1.push(o);
+                patterns[i].1.push((o, *degree));
             }
             for re in res {
                 let r = regexes.len();
@@ -239,10 +242,12 @@ impl Compiled {
         let mut phrases = Vec::with_capacity(patterns.len());
         let mut slots = Vec::with_capacity(patterns.len() + 1);
         let (mut owner_list, mut gate_list) = (Vec::new(), Vec::new());
+        let mut owner_degree = Vec::new();
         for (p, o, g) in patterns {
             phrases.push(p);
             slots.push((owner_list.len() as u32, gate_list.len() as u32));
-            owner_list.extend(o);
+            owner_list.extend(o.iter().map(|&(o, _)| o));
+            owner_degree.extend(o.iter().map(|&(_, d)| d));
             gate_list.extend(g.into_iter().map(|(r, bit)| Gate {
                 pattern: r,
                 bit,
@@ -330,6 +335,7 @@ impl Compiled {
             automaton,
             slots,
             owner_list,
+            owner_degree,
             gate_list,
             regexes,
             gate_full,
@@ -368,6 +374,9 @@ pub(crate) fn lexicon_input(rules: &RuleSet) -> LexiconInput {
         if c.filler {
             input.fillers.extend(c.words.iter().cloned());
         }
+        if c.degree {
+            input.degree.extend(c.words.iter().flatten().cloned());
+        }
     }
     for c in rules.classes.iter().filter(|c| !c.filler) {
         for e in &c.words {
@@ -399,7 +408,9 @@ pub(crate) fn lexicon_input(rules: &RuleSet) -> LexiconInput {
 
 /// One owner's phrases (as read) and patterns (byte patterns, then its
 /// word patterns compiled over the reading).
-type Source = (Owner, Vec<String>, Vec<Regex>);
+/// A phrase is its reading and the mask of its words that follow a word of
+/// degree (see `Lexicon::read_phrase`).
+type Source = (Owner, Vec<(String, u64)>, Vec<Regex>);
 
 fn read_sources(rules: &RuleSet, lexicon: &Lexicon) -> Result<Vec<Source>, Error> {
     // Class entries, as read.
@@ -423,11 +434,17 @@ fn read_sources(rules: &RuleSet, lexicon: &Lexicon) -> Result<Vec<Source>, Error
                    compiled: &[Regex],
                    words: &[String]|
      -> Source {
-        let mut read: Vec<String> = Vec::with_capacity(phrases.len());
+        let mut read: Vec<(String, u64)> = Vec::with_capacity(phrases.len());
         for p in phrases {
-            let r = lexicon.read_phrase(p);
-            if !r.is_empty() && !read.contains(&r) {
-                read.push(r);
+            let (r, degree) = lexicon.read_phrase_with_degree(p);
+            if r.is_empty() {
+                continue;
+            }
+            // The same words with and without a degree: the plain phrase
+            // already matches everything the other does.
+            match read.iter_mut().find(|(q, _)| *q == r) {
+                Some(e) => e.1 &= degree,
+                None => read.push((r, degree)),
             }
         }
         let mut res = compiled.to_vec();

@@ -434,12 +434,28 @@ impl Linter<'_> {
     fn reach(&mut self, rules: &RuleSet) {
         let lexicon = crate::reading::Lexicon::new(&crate::compile::lexicon_input(rules));
         for r in &rules.rules {
-            let read: Vec<String> = r.phrases.iter().map(|p| lexicon.read_phrase(p)).collect();
+            // Readings keyed with the words that need a word of degree
+            // ("very confused" is not "confused"), and the plain reading.
+            let with_degree: Vec<(String, u64)> = (r.phrases.iter())
+                .map(|p| lexicon.read_phrase_with_degree(p))
+                .collect();
+            let key = |rd: String, degree: u64| match degree {
+                0 => rd,
+                d => format!("{rd} #{d}"),
+            };
+            let read: Vec<String> = (with_degree.iter())
+                .map(|(rd, d)| key(rd.clone(), *d))
+                .collect();
             // A phrase read as a message of its own, as the engine reads
             // it (spelling corrected where the reading would), and the
             // first correction made.
-            let corrected: Vec<(String, Option<(String, String)>)> =
-                r.phrases.iter().map(|p| lexicon.read_text(p)).collect();
+            let corrected: Vec<(String, Option<(String, String)>)> = (r.phrases.iter())
+                .zip(&with_degree)
+                .map(|(p, (_, d))| {
+                    let (rd, first) = lexicon.read_text(p);
+                    (key(rd, *d), first)
+                })
+                .collect();
             // Representatives: phrases with nothing to correct first.
             let mut keep: BTreeMap<&str, usize> = BTreeMap::new();
             for pass in [true, false] {
@@ -450,8 +466,14 @@ impl Linter<'_> {
                 }
             }
             for (i, p) in r.phrases.iter().enumerate() {
+                let plain = &with_degree[i].0;
+                let degree_note = (String::new(), String::new());
                 let found = match keep.get(read[i].as_str()) {
                     Some(&j) if j != i => Some((j, None)),
+                    // "very confused" where "confused" is listed.
+                    _ if with_degree[i].1 != 0 && keep.contains_key(plain.as_str()) => {
+                        Some((keep[plain.as_str()], Some(&degree_note)))
+                    }
                     _ => match (&corrected[i], keep.get(corrected[i].0.as_str())) {
                         ((_, Some(c)), Some(&j)) if j != i => Some((j, Some(c))),
                         _ => None,
@@ -460,6 +482,9 @@ impl Linter<'_> {
                 let Some((j, how)) = found else { continue };
                 let q = &r.phrases[j];
                 let why = match how {
+                    Some((w, _)) if w.is_empty() => {
+                        String::from("which matches with or without the word of degree")
+                    }
                     Some((w, c)) => format!("read with '{w}' as '{c}'"),
                     None => String::from("read the same"),
                 };

@@ -196,6 +196,8 @@ pub(crate) struct LexiconInput {
     /// Vocabulary: each rule phrase, class entry or pattern's words (as a
     /// list of surface words), and whether it comes from a Spanish file.
     pub phrases: Vec<(Vec<String>, bool)>,
+    /// Words of degree (`degree = true` classes), as written there.
+    pub degree: Vec<String>,
     /// The rewrite and lemma tokens that come from Spanish files.
     pub spanish_read_as: HashSet<String>,
 }
@@ -232,6 +234,8 @@ pub(crate) struct Lexicon {
     rewrites: HashMap<Box<str>, Box<[Box<str>]>>,
     lemmas: HashMap<Box<str>, Box<str>>,
     fillers: HashSet<Box<str>>,
+    /// Read forms of the words of degree ("very", "muy").
+    degree: HashSet<Box<str>>,
     /// Fillers of several words, by their first word.
     multi_fillers: HashMap<Box<str>, Vec<Words>>,
     stemmer: rust_stemmers::Stemmer,
@@ -281,6 +285,9 @@ pub(crate) struct ReadWork {
     lexicon: u64,
     cache: HashMap<Box<str>, Entry>,
     tokens: Vec<Token>,
+    /// Offsets in the last reading of the words that follow a word of
+    /// degree ("tight" in "so tight"), ascending.
+    pub(crate) intensified: Vec<u32>,
 }
 
 /// The cache is dropped past this many words (real archives have a long
@@ -305,6 +312,8 @@ struct Token {
     corrected: Option<u32>,
     /// Whether a sentence or clause break ends the stretch before it.
     break_before: bool,
+    /// A word of degree read past ("so" in "so tight").
+    degree: bool,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -384,6 +393,7 @@ impl Lexicon {
             rewrites: HashMap::new(),
             lemmas: HashMap::new(),
             fillers: HashSet::new(),
+            degree: HashSet::new(),
             multi_fillers: HashMap::new(),
             stemmer,
             vocab: Vec::new(),
@@ -405,6 +415,10 @@ impl Lexicon {
         for (from, to) in &input.rewrites {
             let words: Box<[Box<str>]> = to.iter().map(|w| w.as_str().into()).collect();
             lex.rewrites.insert(from.as_str().into(), words);
+        }
+        for w in &input.degree {
+            let c = lex.canon(w);
+            lex.degree.insert(c.into());
         }
         for f in &input.fillers {
             match f.as_slice() {
@@ -599,14 +613,24 @@ impl Lexicon {
         }
     }
 
-    /// Read a rule phrase (already byte-normalized) the way message text is
-    /// read, without spelling correction.
-    pub(crate) fn read_phrase(&self, phrase: &str) -> String {
+    /// A phrase's reading, and which of its words (bit i: word i) follow a
+    /// word of degree: "very confused" reads "confus" with bit 0, and
+    /// matches only where a word of degree stands before "confused".
+    pub(crate) fn read_phrase_with_degree(&self, phrase: &str) -> (String, u64) {
         let norm = Normalized::new(phrase);
         let mut out = Normalized::default();
         let mut work = ReadWork::default();
         self.read_normalized(&norm, &mut out, &mut work, None);
-        out.text.trim().to_string()
+        let lead = out.text.len() - out.text.trim_start().len();
+        let mut mask = 0u64;
+        for &o in &work.intensified {
+            let before = out.text.get(lead..o as usize).unwrap_or("");
+            let i = before.bytes().filter(|&b| b == b' ').count();
+            if i < 64 {
+                mask |= 1 << i;
+            }
+        }
+        (out.text.trim().to_string(), mask)
     }
 
     /// The vocabulary ids within correcting reach of `w`, best first, how
@@ -788,6 +812,7 @@ impl Lexicon {
                 words: Vec::new(),
                 corrected: None,
                 break_before: std::mem::take(&mut pending_break),
+                degree: false,
             });
         }
         // Fillers of several words.
@@ -850,6 +875,13 @@ impl Lexicon {
                 Entry::Words(ws) if ws.is_empty() && self.is_filler(w) && !before_word[k] => {
                     t.words.push(self.canon(w).into());
                 }
+                // A word of degree before another word of its clause is
+                // read past and remembered on that word.
+                Entry::Words(ws)
+                    if before_word[k] && ws.len() == 1 && self.degree.contains(&ws[0]) =>
+                {
+                    t.degree = true;
+                }
                 Entry::Words(ws) => t.words.extend(ws.iter().cloned()),
                 Entry::Unknown {
                     own,
@@ -891,12 +923,21 @@ impl Lexicon {
         // Write the reading: separators as they are (space runs left by a
         // filler collapse), words as read.
         let mut at = 0usize;
+        work.intensified.clear();
+        let mut degree = false;
         for t in &tokens {
             let (s, e) = (t.start as usize, t.end as usize);
             push_separator(out, raw, at, s);
             at = e;
+            if t.break_before {
+                degree = false;
+            }
             if t.words.is_empty() {
+                degree |= t.degree;
                 continue;
+            }
+            if std::mem::take(&mut degree) {
+                work.intensified.push(out.text.len() as u32);
             }
             let from = raw.origin_of(s, e);
             for (n, w) in t.words.iter().enumerate() {

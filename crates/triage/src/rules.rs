@@ -106,6 +106,8 @@ struct RawClass {
     words: Vec<String>,
     #[serde(default)]
     filler: bool,
+    #[serde(default)]
+    degree: bool,
 }
 
 /// `[[rewrite]]` and `[[lemma]]`: written tokens read as other words.
@@ -405,6 +407,9 @@ pub(crate) struct ClassDef {
     /// Entries, each normalized and split into words.
     pub words: Vec<Vec<String>>,
     pub filler: bool,
+    /// `degree = true`: words of degree ("very"), read past like a filler
+    /// but remembered on the next word, for phrases that need the degree.
+    pub degree: bool,
     /// Whether it comes from a Spanish file (`es-*.toml`).
     pub spanish: bool,
     pub origin: Origin,
@@ -1076,6 +1081,7 @@ impl Loader {
             name: r.name,
             words,
             filler: r.filler,
+            degree: r.degree,
             spanish: spanish_file(src.path),
             origin: Origin {
                 path: src.path.to_string(),

@@ -25,7 +25,13 @@ impl Compiled {
     /// One pass of the automaton over normalized text: the phrase matches
     /// (whole words) into `cands`, and which patterns and number readers can
     /// match (their required literals all occur).
-    fn literal_pass(&self, t: &str, cands: &mut Vec<Candidate>, pass: &mut LiteralPass) {
+    fn literal_pass(
+        &self,
+        t: &str,
+        intensified: &[u32],
+        cands: &mut Vec<Candidate>,
+        pass: &mut LiteralPass,
+    ) {
         let c = self;
         let LiteralPass {
             run,
@@ -71,7 +77,11 @@ impl Compiled {
                 if owners.is_empty() || !whole_words(t, s, e) {
                     continue;
                 }
-                for &owner in owners {
+                let degrees = &c.owner_degree[o0 as usize..o1 as usize];
+                for (&owner, &degree) in owners.iter().zip(degrees) {
+                    if degree != 0 && !has_degree(t, s, e, degree, intensified) {
+                        continue;
+                    }
                     cands.push(Candidate {
                         start: s as u32,
                         end: e as u32,
@@ -155,10 +165,11 @@ impl Compiled {
             pseudo,
             pseudo_for_cues,
             trigger_reach,
+            read,
             ..
         } = b;
         cands.clear();
-        self.literal_pass(t, cands, pass);
+        self.literal_pass(t, &read.intensified, cands, pass);
         for &r in &pass.run {
             let owner = c.regexes[r as usize].1;
             self.pattern_matches_into(t, r, pass, |start, end| {
@@ -373,7 +384,7 @@ impl crate::Triage {
     /// `t` (for tests).
     pub(crate) fn reader_gates(&self, t: &str) -> u32 {
         let mut pass = LiteralPass::default();
-        self.inner.literal_pass(t, &mut Vec::new(), &mut pass);
+        self.inner.literal_pass(t, &[], &mut Vec::new(), &mut pass);
         pass.reader_gates
     }
 
@@ -381,7 +392,7 @@ impl crate::Triage {
     /// gates and windows included, sorted (for tests).
     fn pattern_matches(&self, t: &str, r: usize) -> Vec<(u32, u32)> {
         let mut pass = LiteralPass::default();
-        self.inner.literal_pass(t, &mut Vec::new(), &mut pass);
+        self.inner.literal_pass(t, &[], &mut Vec::new(), &mut pass);
         let mut out = Vec::new();
         if pass.run.contains(&(r as u32)) {
             self.inner
@@ -395,6 +406,19 @@ impl crate::Triage {
 /// Whether `t[s..e]` starts and ends on word boundaries. A match that
 /// begins (or ends) with punctuation, such as the cue `? no`, needs no
 /// boundary on that side.
+/// Whether each word of `t[s..e]` marked in `mask` (bit i: word i) follows
+/// a word of degree: its offset is in `intensified` (ascending).
+fn has_degree(t: &str, s: usize, e: usize, mask: u64, intensified: &[u32]) -> bool {
+    let mut at = s;
+    for (i, w) in t[s..e].split(' ').enumerate() {
+        if i < 64 && mask & (1 << i) != 0 && intensified.binary_search(&(at as u32)).is_err() {
+            return false;
+        }
+        at += w.len() + 1;
+    }
+    true
+}
+
 pub(crate) fn whole_words(t: &str, s: usize, e: usize) -> bool {
     s >= e || ((!alnum_at(t, s) || !alnum_before(t, s)) && (!alnum_before(t, e) || !alnum_at(t, e)))
 }

@@ -516,8 +516,9 @@ mod tests {
         let texts = texts_of(rules);
         let mut matched = 0;
         for text in &texts {
-            let norm = crate::normalize::Normalized::new(text);
-            let n = norm.text.as_str();
+            // Patterns run on the reading of the text.
+            let reading = t.read(text).0;
+            let n = reading.as_str();
             for (re, _) in &c.regexes {
                 if !re.is_match(n) {
                     continue;
@@ -543,8 +544,8 @@ mod tests {
         let mut all: Vec<String> = texts_of(rules);
         all.push(all.join(" ... "));
         for text in &all {
-            let norm = crate::normalize::Normalized::new(text);
-            let n = norm.text.as_str();
+            let reading = t.read(text).0;
+            let n = reading.as_str();
             for (r, (re, _)) in c.regexes.iter().enumerate() {
                 let found = whole_text_matches(re, n);
                 assert_eq!(

@@ -179,10 +179,14 @@ pub struct Correction {
 /// A reading of several words.
 type Words = Box<[Box<str>]>;
 
+/// A word's reading, shared between the cache and the tokens read from it
+/// (cloning it allocates nothing).
+type Shared = std::sync::Arc<[Box<str>]>;
+
 /// An unknown word waiting for its neighbours: token index, candidates
 /// (best first), how many are strong, how many strong or sound-alike, and
 /// whether the word is common English.
-type Pending = (usize, Box<[u32]>, usize, usize, bool);
+type Pending = (usize, std::sync::Arc<[u32]>, usize, usize, bool);
 
 /// The lexicon tables of a rule set, as `Lexicon::new` takes them.
 #[derive(Debug, Default, Clone)]
@@ -207,13 +211,13 @@ pub(crate) struct LexiconInput {
 enum Entry {
     /// Canonical words (one for a plain word, several for a rewrite, none
     /// for a filler).
-    Words(Box<[Box<str>]>),
+    Words(Shared),
     /// A word the rules do not know: its own canonical form and the
     /// vocabulary words it may be a misspelling of, best first. `common`:
     /// a dictionary word, corrected only when a neighbour wants it.
     Unknown {
-        own: Box<str>,
-        cands: Box<[u32]>,
+        own: Shared,
+        cands: std::sync::Arc<[u32]>,
         /// How many of `cands` (the first ones) are strong: one edit away,
         /// or two (in a word of 7+ letters) and sounding the same. An
         /// unknown word takes a strong one on its own; the others need a
@@ -236,6 +240,8 @@ pub(crate) struct Lexicon {
     fillers: HashSet<Box<str>>,
     /// Read forms of the words of degree ("very", "muy").
     degree: HashSet<Box<str>>,
+    /// The reading of a filler: no words.
+    empty: Shared,
     /// Fillers of several words, by their first word.
     multi_fillers: HashMap<Box<str>, Vec<Words>>,
     stemmer: rust_stemmers::Stemmer,
@@ -285,6 +291,9 @@ pub(crate) struct ReadWork {
     lexicon: u64,
     cache: HashMap<Box<str>, Entry>,
     tokens: Vec<Token>,
+    multi_filler: Vec<bool>,
+    before_word: Vec<bool>,
+    unknown: Vec<Pending>,
     /// Offsets in the last reading of the words that follow a word of
     /// degree ("tight" in "so tight"), ascending.
     pub(crate) intensified: Vec<u32>,
@@ -306,8 +315,8 @@ struct Token {
     /// Byte range in the normalized text.
     start: u32,
     end: u32,
-    /// Index of its cache entry's words decision: canonical words chosen.
-    words: Vec<Box<str>>,
+    /// The canonical words it reads as (none for a filler).
+    words: Shared,
     /// A correction to this vocabulary word, when one was made.
     corrected: Option<u32>,
     /// Whether a sentence or clause break ends the stretch before it.
@@ -394,6 +403,7 @@ impl Lexicon {
             lemmas: HashMap::new(),
             fillers: HashSet::new(),
             degree: HashSet::new(),
+            empty: Vec::new().into(),
             multi_fillers: HashMap::new(),
             stemmer,
             vocab: Vec::new(),
@@ -712,10 +722,10 @@ impl Lexicon {
     /// The reading of one written word, before its neighbours are seen.
     fn entry(&self, w: &str) -> Entry {
         if w.chars().any(|c| c.is_ascii_digit()) {
-            return Entry::Words(Box::new([w.into()]));
+            return Entry::Words(one(w));
         }
         if self.is_filler(w) {
-            return Entry::Words(Box::new([]));
+            return Entry::Words(self.empty.clone());
         }
         if let Some(words) = self.rewrites.get(w) {
             return Entry::Words(
@@ -723,20 +733,21 @@ impl Lexicon {
                     .iter()
                     .filter(|x| !self.is_filler(x))
                     .map(|x| self.canon(x).into())
-                    .collect(),
+                    .collect::<Vec<Box<str>>>()
+                    .into(),
             );
         }
         let own = self.canon(w);
         if self.known.contains(own.as_str()) || self.vocab_index.contains_key(w) {
-            return Entry::Words(Box::new([own.into()]));
+            return Entry::Words(one(&own));
         }
         let (cands, strong, sounding) = self.candidates(w);
         let common = self.in_dictionary(w);
         if cands.is_empty() || (common && sounding == 0) {
-            return Entry::Words(Box::new([own.into()]));
+            return Entry::Words(one(&own));
         }
         Entry::Unknown {
-            own: own.into(),
+            own: one(&own),
             cands: cands.into(),
             strong,
             sounding,
@@ -809,7 +820,7 @@ impl Lexicon {
             tokens.push(Token {
                 start: start as u32,
                 end: end as u32,
-                words: Vec::new(),
+                words: self.empty.clone(),
                 corrected: None,
                 break_before: std::mem::take(&mut pending_break),
                 degree: false,
@@ -818,7 +829,9 @@ impl Lexicon {
         // Fillers of several words.
         let word = |t: &Token| &text[t.start as usize..t.end as usize];
         let mut filler_until = 0usize;
-        let mut is_multi_filler = vec![false; tokens.len()];
+        let mut is_multi_filler = std::mem::take(&mut work.multi_filler);
+        is_multi_filler.clear();
+        is_multi_filler.resize(tokens.len(), false);
         for i in 0..tokens.len() {
             if i < filler_until {
                 is_multi_filler[i] = true;
@@ -843,16 +856,16 @@ impl Lexicon {
         }
         // First reading of every word; unknown words wait for their
         // neighbours.
-        let mut unknown: Vec<Pending> = Vec::new();
+        let mut unknown = std::mem::take(&mut work.unknown);
+        unknown.clear();
         let mut spanish = 0usize;
-        let before_word: Vec<bool> = (0..tokens.len())
-            .map(|k| {
-                tokens.get(k + 1).is_some_and(|n| {
-                    !n.break_before
-                        && text.get(tokens[k].end as usize..n.start as usize) == Some(" ")
-                })
+        let mut before_word = std::mem::take(&mut work.before_word);
+        before_word.clear();
+        before_word.extend((0..tokens.len()).map(|k| {
+            tokens.get(k + 1).is_some_and(|n| {
+                !n.break_before && text.get(tokens[k].end as usize..n.start as usize) == Some(" ")
             })
-            .collect();
+        }));
         for (k, t) in tokens.iter_mut().enumerate() {
             if is_multi_filler[k] {
                 continue;
@@ -873,7 +886,7 @@ impl Lexicon {
                 // A filler is read past only before another word of its
                 // clause ("so tight"); at the end it is a word ("if so").
                 Entry::Words(ws) if ws.is_empty() && self.is_filler(w) && !before_word[k] => {
-                    t.words.push(self.canon(w).into());
+                    t.words = one(&self.canon(w));
                 }
                 // A word of degree before another word of its clause is
                 // read past and remembered on that word.
@@ -882,7 +895,7 @@ impl Lexicon {
                 {
                     t.degree = true;
                 }
-                Entry::Words(ws) => t.words.extend(ws.iter().cloned()),
+                Entry::Words(ws) => t.words = ws,
                 Entry::Unknown {
                     own,
                     cands,
@@ -890,7 +903,7 @@ impl Lexicon {
                     sounding,
                     common,
                 } => {
-                    t.words.push(own);
+                    t.words = own;
                     if correct {
                         unknown.push((k, cands, strong, sounding, common));
                     }
@@ -901,7 +914,7 @@ impl Lexicon {
         // unknown word preferably to a correction a neighbour wants, else
         // to the best one (not in a message read as Spanish).
         let read_as_spanish = spanish >= 2;
-        for (k, cands, strong, sounding, common) in unknown {
+        for (k, cands, strong, sounding, common) in unknown.drain(..) {
             let usable = if common {
                 &cands[..sounding]
             } else {
@@ -915,8 +928,7 @@ impl Lexicon {
             };
             if let Some(c) = pick {
                 let t = &mut tokens[k];
-                t.words.clear();
-                t.words.push(self.vocab_canon[c as usize].clone());
+                t.words = one(&self.vocab_canon[c as usize]);
                 t.corrected = Some(c);
             }
         }
@@ -959,6 +971,9 @@ impl Lexicon {
         // A trailing space left by a dropped last word.
         out.trim_end_spaces();
         work.tokens = tokens;
+        work.multi_filler = is_multi_filler;
+        work.before_word = before_word;
+        work.unknown = unknown;
     }
 
     /// Whether a word near token `k`, in the same clause, shares a rule
@@ -990,6 +1005,11 @@ impl Lexicon {
         }
         false
     }
+}
+
+/// A reading of one word.
+fn one(w: &str) -> Shared {
+    std::sync::Arc::from([Box::<str>::from(w)])
 }
 
 /// Copy the separator `raw.text[from..to]`, without a space that would

@@ -162,6 +162,17 @@ fn negex_context_kit() {
                 Context::default()
             }
         };
+        // PORTAL_TRIAGE_NEGEX_DUMP=1: print each historical disagreement
+        // (the kit is public; these are not patient messages).
+        if std::env::var_os("PORTAL_TRIAGE_NEGEX_DUMP").is_some()
+            && (row.temporality == Temporality::Historical)
+                != (c.temporality == Temporality::Historical)
+        {
+            eprintln!(
+                "historical kit={:?} engine={:?} row {}: {}",
+                row.temporality, c.temporality, row.id, row.sentence
+            );
+        }
         Score::add(&mut negated, row.negated, c.negated || c.resolved);
         Score::add(
             &mut historical,

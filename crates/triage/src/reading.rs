@@ -8,19 +8,21 @@
 //!    the number readers);
 //! 2. a `[[rewrite]]` word (text-speak, contractions) is read as its words
 //!    ("kms" as "kill myself", "cant" as "can not");
-//! 3. a filler (a word or words of a `filler = true` class: "really",
-//!    "kind of") is read past: it leaves the reading;
+//! 3. a filler (a word or words of a `filler = true` class: "kinda",
+//!    "kind of") is read past: it leaves the reading; a word of degree
+//!    (`degree = true`: "very", "muy") is read past and remembered on the
+//!    next word, for phrases written with it;
 //! 4. a word the rule set does not know is corrected against the rule
 //!    set's own vocabulary: Damerau-Levenshtein (optimal string alignment)
-//!    distance 1 for words of 4-6 letters, 2 for 7 or more, or the same
-//!    Double Metaphone code. A word of the common-English dictionary
+//!    distance 1; or, where a neighbour wants it, distance 2 in a word of
+//!    7+ letters or the same Double Metaphone code. A word of the common-English dictionary
 //!    ("stoke", "rite") is corrected only when the correction is wanted by
 //!    a word near it in the same clause, one that shares a rule phrase or
 //!    pattern with the correction ("having a stoke"); an unknown word
 //!    ("tounge") is corrected on its own. A message read as Spanish gets
 //!    no corrections of unknown words (no Spanish dictionary guards them);
-//! 5. `[[lemma]]` (irregular forms: "fell" as "fall"), then the Porter2
-//!    English stemmer: "falling", "falls" and "fell" all read "fall".
+//! 5. `[[lemma]]` (irregular forms: "took" as "take"), then the Porter2
+//!    English stemmer: "falling" and "falls" read "fall".
 //!
 //! Rule phrases, cue phrases, class entries and word patterns' words are
 //! read the same way (without correction) when the rules compile, so a
@@ -39,8 +41,10 @@ static DICTIONARY: &str = include_str!("../lexicon/english-words.txt");
 const MAX_CORRECTED_LEN: usize = 24;
 
 /// How many words either side a guarded correction looks for a word that
-/// wants it.
-const NEIGHBOR_WINDOW: usize = 5;
+/// wants it: as far as neighbours are apart in the rule phrases that make
+/// them neighbours (see `Lexicon::new`), so the correction completes a
+/// phrase's words, not merely shares a clause with one.
+const NEIGHBOR_WINDOW: usize = 3;
 
 /// Words too common to say that a correction is wanted.
 const STOP: &[&str] = &[
@@ -218,14 +222,13 @@ enum Entry {
     Unknown {
         own: Shared,
         cands: std::sync::Arc<[u32]>,
-        /// How many of `cands` (the first ones) are strong: one edit away,
-        /// or two (in a word of 7+ letters) and sounding the same. An
-        /// unknown word takes a strong one on its own; the others need a
+        /// How many of `cands` (the first ones) are strong: one edit away.
+        /// An unknown word takes a strong one on its own; the others need a
         /// neighbour that wants them.
         strong: usize,
-        /// How many are strong or sound the same with the same first
-        /// letter (at most 3 edits): a common word takes only these, and
-        /// only where a neighbour wants them.
+        /// How many are strong or sound the same (two edits, or the same
+        /// first letter and at most 3 edits): a common word takes only
+        /// these, and only where a neighbour wants them.
         sounding: usize,
         common: bool,
     },
@@ -688,16 +691,17 @@ impl Lexicon {
                     .iter()
                     .any(|c| !c.is_empty() && (c.as_str() == &**vp || c.as_str() == &**va));
                 let same_first = v.first() == b.first();
-                // One edit; two (in a word of 7+ letters) when it sounds
-                // the same; or sounding the same with the same first letter
-                // and at most 3 edits ("rite" / "right").
-                let strong = d == 1 || (d <= limit && sounds);
-                // Sounding the same with the same first letter, at most 3
-                // edits ("rite" / "right"): only where a neighbour wants it.
-                let weak = d <= limit || (sounds && same_first && d <= 3);
+                // Strong: one edit. Sounding: two edits (in a word of 7+
+                // letters) that sound the same, or the same sound and first
+                // letter within 3 edits ("rite" / "right"); only where a
+                // neighbour wants it, as clinical words no dictionary knows
+                // ("biliary") sit two edits from rule words ("bleary").
+                let strong = d == 1;
+                let sounding = (d <= limit && sounds) || (sounds && same_first && d <= 3);
+                let weak = d <= limit || sounding;
                 let class = if strong {
                     0
-                } else if sounds && same_first && d <= 3 {
+                } else if sounding {
                     1
                 } else {
                     2
@@ -713,7 +717,7 @@ impl Lexicon {
             })
             .collect();
         scored.sort_unstable();
-        scored.truncate(6);
+        scored.truncate(16);
         let strong = scored.iter().filter(|s| s.0 == 0).count();
         let sounding = scored.iter().filter(|s| s.0 <= 1).count();
         (scored.into_iter().map(|s| s.5).collect(), strong, sounding)

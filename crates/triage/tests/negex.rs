@@ -162,14 +162,13 @@ fn negex_context_kit() {
                 Context::default()
             }
         };
-        // PORTAL_TRIAGE_NEGEX_DUMP=1: print each historical disagreement
+        // PORTAL_TRIAGE_NEGEX_DUMP=1: print each temporality disagreement
         // (the kit is public; these are not patient messages).
         if std::env::var_os("PORTAL_TRIAGE_NEGEX_DUMP").is_some()
-            && (row.temporality == Temporality::Historical)
-                != (c.temporality == Temporality::Historical)
+            && row.temporality != c.temporality
         {
             eprintln!(
-                "historical kit={:?} engine={:?} row {}: {}",
+                "temporality kit={:?} engine={:?} row {}: {}",
                 row.temporality, c.temporality, row.id, row.sentence
             );
         }

@@ -500,7 +500,7 @@ fn explain_marks_spans_without_colour_when_piped() {
     assert!(out.starts_with("route: call-911 (score "), "{out}");
     assert!(
         out.contains(
-            "  No {{chest pain}}, but bp [[192/118]] and my husband is [[slurring his words]]\n"
+            "  No {{chest pain}}, but {{bp}} [[192/118]] and my husband is [[slurring his words]]\n"
         ),
         "{out}"
     );

@@ -350,7 +350,7 @@ impl Triage {
     pub fn read(&self, text: &str) -> (String, Vec<crate::Correction>) {
         with_work(|w| {
             let an = &mut w.an;
-            self.inner.analyze_into(text, &[], an, &mut w.scan);
+            (self.inner).read_into(text, &mut an.norm, &mut an.corrections, &mut w.scan);
             (an.norm.text.clone(), an.corrections.clone())
         })
     }

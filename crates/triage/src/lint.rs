@@ -446,13 +446,16 @@ impl Linter<'_> {
             let read: Vec<String> = (with_degree.iter())
                 .map(|(rd, d)| key(rd.clone(), *d))
                 .collect();
-            // A phrase read as a message of its own, as the engine reads
-            // it (spelling corrected where the reading would), and the
-            // first correction made.
+            // A phrase read as a message of its own, as the engine would
+            // read it if this phrase were deleted (its misspelt words no
+            // longer listed, so corrected where the reading would), and
+            // the first correction made.
+            // Spanish messages are not corrected (see `reading`).
+            let spanish = crate::rules::spanish_file(&r.origin.path);
             let corrected: Vec<(String, Option<(String, String)>)> = (r.phrases.iter())
                 .zip(&with_degree)
                 .map(|(p, (_, d))| {
-                    let (rd, first) = lexicon.read_text(p);
+                    let (rd, first) = lexicon.read_unlisted(p);
                     (key(rd, *d), first)
                 })
                 .collect();
@@ -466,28 +469,33 @@ impl Linter<'_> {
                 }
             }
             for (i, p) in r.phrases.iter().enumerate() {
-                let plain = &with_degree[i].0;
-                let degree_note = (String::new(), String::new());
+                let plain = with_degree[i].0.as_str();
+                // Which phrase covers this one, and why (to say so).
                 let found = match keep.get(read[i].as_str()) {
-                    Some(&j) if j != i => Some((j, None)),
+                    Some(&j) if j != i => Some((j, String::from("read the same"))),
                     // "very confused" where "confused" is listed.
-                    _ if with_degree[i].1 != 0 && keep.contains_key(plain.as_str()) => {
-                        Some((keep[plain.as_str()], Some(&degree_note)))
-                    }
+                    _ if with_degree[i].1 != 0 && keep.contains_key(plain) => Some((
+                        keep[plain],
+                        String::from("which matches with or without the word of degree"),
+                    )),
+                    // A misspelling in an English rule, corrected toward
+                    // the spelling the rules use more (never away from it,
+                    // never a word of the dictionary, which a phrase lists
+                    // on purpose).
                     _ => match (&corrected[i], keep.get(corrected[i].0.as_str())) {
-                        ((_, Some(c)), Some(&j)) if j != i => Some((j, Some(c))),
+                        ((_, Some((w, c))), Some(&j))
+                            if j != i
+                                && !spanish
+                                && !lexicon.in_dictionary(w)
+                                && lexicon.uses(c) > lexicon.uses(w) =>
+                        {
+                            Some((j, format!("read with '{w}' as '{c}'")))
+                        }
                         _ => None,
                     },
                 };
-                let Some((j, how)) = found else { continue };
+                let Some((j, why)) = found else { continue };
                 let q = &r.phrases[j];
-                let why = match how {
-                    Some((w, _)) if w.is_empty() => {
-                        String::from("which matches with or without the word of degree")
-                    }
-                    Some((w, c)) => format!("read with '{w}' as '{c}'"),
-                    None => String::from("read the same"),
-                };
                 self.push(
                     At {
                         path: &r.origin.path,
@@ -971,6 +979,45 @@ mod tests {
             None
         );
         assert_eq!(impossible_literal(r"chest (?:is )?tight"), None);
+    }
+
+    /// W0010 says a phrase is covered when the engine's reading makes it
+    /// so, and says how: the same reading, a word of degree, a correction.
+    #[test]
+    fn reach_follows_the_reading() {
+        let extra = RuleSet::from_sources([(
+            "site.toml",
+            "[[rule]]\nid = \"site.x\"\nconcept = \"x\"\nroute = \"needs-call\"\n\
+             phrases = [\"hard to breathe\", \"very hard to breathe\", \"hard to breath\", \
+             \"my chest hurts\", \"my chset hurts\", \"sugar is very low\"]\n\
+             [[rule.tests]]\ntext = \"it is hard to breathe\"\nroute = \"needs-call\"\n",
+        )])
+        .unwrap();
+        let rules = RuleSet::builtin().unwrap().layered(extra);
+        let lints = lint(&rules, RuleSet::builtin_sources());
+        let got: Vec<&str> = (lints.iter())
+            .filter(|d| d.code == "W0010" && d.message.contains("`site.x`"))
+            .map(|d| d.message.as_str())
+            .collect();
+        let says = |phrase: &str, why: &str| {
+            got.iter()
+                .any(|m| m.starts_with(&format!("phrase \"{phrase}\"")) && m.contains(why))
+        };
+        assert!(
+            says("very hard to breathe", "with or without the word of degree"),
+            "{got:?}"
+        );
+        assert!(says("hard to breath", "read the same"), "{got:?}");
+        assert!(
+            says("my chset hurts", "read with 'chset' as 'chest'"),
+            "{got:?}"
+        );
+        // A degree with nothing plain beside it is its own phrase.
+        assert!(
+            !got.iter().any(|m| m.contains("\"sugar is very low\"")),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
     }
 
     #[test]

@@ -254,9 +254,9 @@ pub(crate) struct Lexicon {
     vocab_canon: Vec<Box<str>>,
     vocab_freq: Vec<u32>,
     vocab_index: HashMap<Box<str>, u32>,
-    /// Canonical forms of every vocabulary word: a word reading as one of
-    /// these is known.
-    known: HashSet<Box<str>>,
+    /// Canonical forms of every vocabulary word, with how many vocabulary
+    /// words read as each: a word reading as one of these is known.
+    known: HashMap<Box<str>, u32>,
     /// Surface words only the Spanish rules use and English does not know.
     spanish: HashSet<Box<str>>,
     /// (hash of a deletion variant, vocabulary id), sorted: the symmetric
@@ -300,6 +300,9 @@ pub(crate) struct ReadWork {
     /// Offsets in the last reading of the words that follow a word of
     /// degree ("tight" in "so tight"), ascending.
     pub(crate) intensified: Vec<u32>,
+    /// Read each word as if the one phrase that lists it did not (for the
+    /// lint: would the text still read as another phrase without it?).
+    unlisted: bool,
 }
 
 /// The cache is dropped past this many words (real archives have a long
@@ -413,7 +416,7 @@ impl Lexicon {
             vocab_canon: Vec::new(),
             vocab_freq: Vec::new(),
             vocab_index: HashMap::new(),
-            known: HashSet::new(),
+            known: HashMap::new(),
             spanish: HashSet::new(),
             deletes: Vec::new(),
             sounds: HashMap::new(),
@@ -462,7 +465,7 @@ impl Lexicon {
             }
             let i = lex.vocab.len() as u32;
             let canon = lex.canon(w);
-            lex.known.insert(canon.as_str().into());
+            *lex.known.entry(canon.as_str().into()).or_default() += 1;
             lex.vocab.push(w.into());
             lex.vocab_canon.push(canon.into());
             lex.vocab_freq.push(1);
@@ -724,7 +727,7 @@ impl Lexicon {
     }
 
     /// The reading of one written word, before its neighbours are seen.
-    fn entry(&self, w: &str) -> Entry {
+    fn entry(&self, w: &str, unlisted: bool) -> Entry {
         if w.chars().any(|c| c.is_ascii_digit()) {
             return Entry::Words(one(w));
         }
@@ -742,10 +745,23 @@ impl Lexicon {
             );
         }
         let own = self.canon(w);
-        if self.known.contains(own.as_str()) || self.vocab_index.contains_key(w) {
+        let me = self.vocab_index.get(w).copied();
+        let readers = self.known.get(own.as_str()).copied().unwrap_or(0);
+        let known = match (me, unlisted) {
+            (Some(_), false) => true,
+            // Listed once, and no other vocabulary word reads the same.
+            (Some(i), true) => self.vocab_freq[i as usize] > 1 || readers > 1,
+            (None, _) => readers > 0,
+        };
+        if known {
             return Entry::Words(one(&own));
         }
-        let (cands, strong, sounding) = self.candidates(w);
+        let (mut cands, mut strong, mut sounding) = self.candidates(w);
+        if let Some(p) = me.and_then(|i| cands.iter().position(|&c| c == i)) {
+            cands.remove(p);
+            strong -= usize::from(p < strong);
+            sounding -= usize::from(p < sounding);
+        }
         let common = self.in_dictionary(w);
         if cands.is_empty() || (common && sounding == 0) {
             return Entry::Words(one(&own));
@@ -759,14 +775,24 @@ impl Lexicon {
         }
     }
 
-    /// Read `text` as the engine reads a message made of it alone: the
-    /// reading, and the first correction made (written, read).
-    pub(crate) fn read_text(&self, text: &str) -> (String, Option<(String, String)>) {
+    /// How many times the rules use vocabulary word `w` (0: not at all).
+    pub(crate) fn uses(&self, w: &str) -> u32 {
+        (self.vocab_index.get(w)).map_or(0, |&i| self.vocab_freq[i as usize])
+    }
+
+    /// Read rule phrase `text` as the engine would read a message made of
+    /// it if no rule listed its words that only it lists: the reading, and
+    /// the first correction made (written, read).
+    pub(crate) fn read_unlisted(&self, text: &str) -> (String, Option<(String, String)>) {
         let mut raw = Normalized::default();
         raw.refill(text);
         let mut out = Normalized::default();
         let mut corrections = Vec::new();
-        self.read_into(&raw, &mut out, &mut ReadWork::default(), &mut corrections);
+        let mut work = ReadWork {
+            unlisted: true,
+            ..ReadWork::default()
+        };
+        self.read_into(&raw, &mut out, &mut work, &mut corrections);
         let first = corrections.into_iter().next().map(|c| (c.written, c.read));
         (out.text, first)
     }
@@ -881,7 +907,7 @@ impl Lexicon {
             let entry = match work.cache.get(w) {
                 Some(e) => e.clone(),
                 None => {
-                    let e = self.entry(w);
+                    let e = self.entry(w, work.unlisted);
                     work.cache.insert(w.into(), e.clone());
                     e
                 }

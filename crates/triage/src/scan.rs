@@ -320,6 +320,20 @@ impl Compiled {
         let _ = (reader_gates, readings);
     }
 
+    /// The reading of `text` into `norm` (its byte normalization, then its
+    /// words read), with the corrections made.
+    pub(crate) fn read_into(
+        &self,
+        text: &str,
+        norm: &mut Normalized,
+        corrections: &mut Vec<crate::reading::Correction>,
+        work: &mut ScanWork,
+    ) {
+        work.raw.refill(text);
+        self.lexicon
+            .read_into(&work.raw, norm, &mut work.read, corrections);
+    }
+
     /// Normalize, scan, and lay out words, sentences and cue hits: all a
     /// decision or a context assessment needs.
     pub(crate) fn analyze_into(
@@ -336,10 +350,7 @@ impl Compiled {
             hits,
             corrections,
         } = an;
-        // The byte normalization, then the reading of its words.
-        work.raw.refill(text);
-        self.lexicon
-            .read_into(&work.raw, norm, &mut work.read, corrections);
+        self.read_into(text, norm, corrections, work);
         let targets: Vec<(u32, u32)> = targets
             .iter()
             .map(|r| {

@@ -2,8 +2,7 @@
 //!
 //! [`Compiled::new`] builds everything a scan reads and never changes after:
 //! one automaton over every phrase and every pattern's required literals
-//! (`prefilter`), the gates that decide which patterns and number readers
-//! run on a text, the cue specs for the context assessor, and the group and
+//! (`prefilter`), the gates that decide which patterns run on a text, the cue specs for the context assessor, and the group and
 //! combination tables the decision reads. `scan` finds mentions with it;
 //! `decide` turns them into a decision.
 
@@ -107,10 +106,6 @@ pub(crate) struct Compiled {
     /// (`prefilter::tail_of`): its search stops there, and a text without
     /// such a literal is not searched.
     pub(crate) tail: Vec<Option<u32>>,
-    /// The number readers whose patterns have no required literal set
-    /// (bits as in `Readers::read`); the others' sets are in the automaton
-    /// as gates numbered from `regexes.len()`.
-    pub(crate) readers_always: u32,
     pub(crate) cue_specs: Vec<CueSpec>,
     /// The largest `max_words` of any cue (how far to look for cues).
     pub(crate) cue_reach: u32,
@@ -208,22 +203,7 @@ impl Compiled {
                 regexes.push((re.clone(), o));
             }
         }
-        // The number readers' patterns are gated the same way, numbered
-        // after the rule patterns.
         let readers = Readers::new();
-        let mut readers_always = 0u32;
-        let mut reader_sets: Vec<(u32, &[crate::prefilter::LiteralSet])> =
-            readers.gate_sets().collect();
-        reader_sets.sort_by_key(|&(i, _)| i);
-        for (i, sets) in reader_sets {
-            debug_assert_eq!(gate_full.len(), regexes.len() + i as usize);
-            gate_full.push(((1u16 << sets.len()) - 1) as u8);
-            if sets.is_empty() {
-                readers_always |= 1 << i;
-            } else {
-                gated.push((regexes.len() + i as usize, sets.to_vec()));
-            }
-        }
         for (r, sets) in gated {
             for (bit, set) in sets.iter().enumerate() {
                 for l in set {
@@ -349,7 +329,6 @@ impl Compiled {
                 .unwrap_or(0),
             cue_specs,
             readers,
-            readers_always,
             max_message_bytes: max.max(1),
         })
     }

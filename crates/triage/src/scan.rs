@@ -22,9 +22,9 @@ pub(crate) struct Candidate {
 }
 
 impl Compiled {
-    /// One pass of the automaton over normalized text: the phrase matches
-    /// (whole words) into `cands`, and which patterns and number readers can
-    /// match (their required literals all occur).
+    /// One pass of the automaton over the reading: the phrase matches
+    /// (whole words) into `cands`, and which patterns can match (their
+    /// required literals all occur).
     fn literal_pass(
         &self,
         t: &str,
@@ -38,7 +38,6 @@ impl Compiled {
             seen,
             hits,
             tail_end,
-            reader_gates,
         } = pass;
         // The patterns to run on this text: the ungated ones, and those
         // whose required literal sets all occur.
@@ -90,15 +89,6 @@ impl Compiled {
                 }
             }
         }
-        // Gates numbered past the rule patterns are the number readers'.
-        *reader_gates = c.readers_always;
-        run.retain(|&r| match (r as usize).checked_sub(c.regexes.len()) {
-            Some(i) => {
-                *reader_gates |= 1 << i;
-                false
-            }
-            None => true,
-        });
         run.sort_unstable();
         run.dedup();
         hits.sort_unstable();
@@ -180,7 +170,6 @@ impl Compiled {
                 })
             });
         }
-        let reader_gates = pass.reader_gates;
         // Resolve overlaps, class by class: pseudo phrases, then findings,
         // then cues and terminators. A phrase and a pattern of one rule on
         // the same words are one match.
@@ -214,7 +203,7 @@ impl Compiled {
             triggers,
             cues,
             shadowed,
-            readings,
+            ..
         } = out;
         shadowed.clear();
         triggers.clear();
@@ -317,7 +306,6 @@ impl Compiled {
                 cues.push(k);
             }
         }
-        let _ = (reader_gates, readings);
     }
 
     /// The reading of `text` into `norm` (its byte normalization, then its
@@ -361,9 +349,11 @@ impl Compiled {
         self.scan(&norm.text, &targets, scan, work);
         // Numbers and units are read from the text before its words were
         // read (a reading's words are not stemmed or corrected), then
-        // placed on the reading's offsets.
+        // placed on the reading's offsets. The readers' own automaton says
+        // which of their patterns can match that text.
+        let gates = self.readers.gates(&work.raw.text);
         self.readers
-            .read_with(&work.raw.text, u32::MAX, &mut scan.readings, &mut work.open);
+            .read_with(&work.raw.text, gates, &mut scan.readings, &mut work.open);
         for r in &mut scan.readings {
             let (s, e) = work.raw.original_span(r.start, r.end);
             r.start = norm.first_at_or_after(s);
@@ -391,14 +381,6 @@ impl Compiled {
 /// Test helpers on the engine: what the scan sees of one text.
 #[cfg(test)]
 impl crate::Triage {
-    /// Which number readers the automaton pass lets run on normalized text
-    /// `t` (for tests).
-    pub(crate) fn reader_gates(&self, t: &str) -> u32 {
-        let mut pass = LiteralPass::default();
-        self.inner.literal_pass(t, &[], &mut Vec::new(), &mut pass);
-        pass.reader_gates
-    }
-
     /// The engine's matches of rule pattern `r` in normalized text `t`,
     /// gates and windows included, sorted (for tests).
     fn pattern_matches(&self, t: &str, r: usize) -> Vec<(u32, u32)> {
@@ -468,8 +450,6 @@ pub(crate) struct LiteralPass {
     /// For each rule pattern with a tail set, where its last literal ends
     /// (0: none).
     pub(crate) tail_end: Vec<u32>,
-    /// Number readers that can match (see `Readers::read`).
-    pub(crate) reader_gates: u32,
 }
 
 /// The scan's own buffers.

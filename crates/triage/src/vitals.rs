@@ -5,7 +5,7 @@
 //! number means) live in `rules/vitals.toml`. Values that cannot be a real
 //! reading ("10/10" pain, "11/25" dates, a temperature of 3) are ignored.
 
-use crate::prefilter::{Gated, LiteralSet};
+use crate::prefilter::Gated;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -262,6 +262,69 @@ pub(crate) struct Readers {
     period: Gated,
     /// Cheap gate: a message without digits has no readings.
     any_digit: Regex,
+    /// The gates of the patterns above, found in one pass (see
+    /// [`Readers::gates`]).
+    gate: ReaderGate,
+}
+
+/// One automaton over every required literal of the reader patterns: which
+/// patterns can match a text, in one pass over it.
+struct ReaderGate {
+    automaton: Option<daachorse::DoubleArrayAhoCorasick<u32>>,
+    /// For each literal (the automaton's value), the (pattern index, set
+    /// bit) pairs it counts for.
+    targets: Vec<Vec<(u8, u8)>>,
+    /// For each pattern index, the bits of all its sets.
+    full: Vec<u8>,
+    /// Patterns without a set: they always run.
+    always: u32,
+}
+
+impl std::fmt::Debug for ReaderGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderGate")
+            .field("literals", &self.targets.len())
+            .field("always", &self.always)
+            .finish()
+    }
+}
+
+impl ReaderGate {
+    fn new(gated: &[&Gated]) -> ReaderGate {
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut targets: Vec<Vec<(u8, u8)>> = Vec::new();
+        let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut full = vec![0u8; gated.len()];
+        let mut always = 0u32;
+        for g in gated {
+            let i = g.index() as usize;
+            if g.sets().is_empty() {
+                always |= 1 << i;
+                continue;
+            }
+            full[i] = ((1u16 << g.sets().len()) - 1) as u8;
+            for (bit, set) in g.sets().iter().enumerate() {
+                for l in set {
+                    let k = *index.entry(l.clone()).or_insert_with(|| {
+                        literals.push(l.clone());
+                        targets.push(Vec::new());
+                        literals.len() - 1
+                    });
+                    targets[k].push((i as u8, 1 << bit));
+                }
+            }
+        }
+        let automaton = (!literals.is_empty()).then(|| {
+            daachorse::DoubleArrayAhoCorasick::new(&literals)
+                .expect("reader literals are fixed, distinct and non-empty")
+        });
+        ReaderGate {
+            automaton,
+            targets,
+            full,
+            always,
+        }
+    }
 }
 
 const NUM: &str = r"(\d{1,3}(?:\.\d+)?)";
@@ -277,7 +340,7 @@ impl Readers {
             next += 1;
             Gated::new(plain(s), next - 1)
         };
-        Readers {
+        let mut readers = Readers {
             bp: re(r"(\d{2,3}) ?(?:/ ?|over )(\d{2,3})"),
             glucose_kw: re(&format!(
                 r"\b(?:blood sugars?|sugars?|sugr|suger|shugar|glucose|gluclose|bgl?|bs|cbg|fsbg|finger ?sticks?|dexcom|libre|cgm|meter|azucar|glucosa|glucemia|glicemia)\b[^\d\n!?;]{{0,30}}?{NUM}(s\b)?(?: ?(?:-|to) ?{NUM})?(?: ?(mg ?/ ?dl|mmol))?"
@@ -325,14 +388,37 @@ impl Readers {
                 r"\b(overnight|since yesterday|from yesterday|than yesterday|in a day|in one day|in 1 day|in 24 ?h(?:ours|rs)?|since last night|today|this morning|in (\d|two|three|four|five|six|seven) days|this week|in a week|in one week|since last week|(?:over|in) the (?:last|past) (?:week|(\d|two|three|four|five|six|seven) days)|since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
             ),
             any_digit: plain(r"\d"),
-        }
+            gate: ReaderGate {
+                automaton: None,
+                targets: Vec::new(),
+                full: Vec::new(),
+                always: u32::MAX,
+            },
+        };
+        readers.gate = ReaderGate::new(&readers.gated());
+        readers
     }
 
-    /// The required literal sets of each reader pattern, with its bit number
-    /// in a gate mask (see [`Readers::read`]); a pattern with no set always
-    /// runs.
-    pub fn gate_sets(&self) -> impl Iterator<Item = (u32, &[LiteralSet])> {
-        self.gated().into_iter().map(|g| (g.index(), g.sets()))
+    /// Which reader patterns can match `text` (each pattern's bit as its
+    /// `Gated` numbers it): those all of whose required literal sets occur
+    /// in it, found in one automaton pass.
+    pub fn gates(&self, text: &str) -> u32 {
+        let g = &self.gate;
+        let Some(ac) = &g.automaton else {
+            return g.always;
+        };
+        let mut seen = [0u8; 32];
+        let mut out = g.always;
+        for m in ac.find_overlapping_iter(text) {
+            for &(i, bit) in &g.targets[m.value() as usize] {
+                let s = &mut seen[i as usize];
+                *s |= bit;
+                if *s == g.full[i as usize] {
+                    out |= 1 << i;
+                }
+            }
+        }
+        out
     }
 
     fn gated(&self) -> [&Gated; 17] {
@@ -357,9 +443,8 @@ impl Readers {
         ]
     }
 
-    /// Which reader patterns can match `text` (bit `i` for the `i`th of
-    /// [`Readers::gate_sets`]), found by searching each literal: for tests
-    /// and callers without the engine's automaton.
+    /// [`Readers::gates`] found by searching each literal on its own: the
+    /// oracle its automaton is tested against.
     #[cfg(test)]
     pub fn admitted(&self, text: &str) -> u32 {
         let has = |l: &Vec<u8>| text.as_bytes().windows(l.len()).any(|w| w == &l[..]);
@@ -376,8 +461,7 @@ impl Readers {
     }
 
     /// Read every plausible reading in normalized text into `out`. `g` says
-    /// which reader patterns can match (see [`Readers::admitted`]); the
-    /// engine finds that in the same pass as the phrases. `open` is a work
+    /// which reader patterns can match (see [`Readers::gates`]). `open` is a work
     /// buffer, reused from call to call.
     pub fn read_with(&self, text: &str, g: u32, out: &mut Vec<Reading>, open: &mut Vec<usize>) {
         out.clear();
@@ -826,19 +910,18 @@ mod tests {
 
     /// A reader pattern is skipped when its gate says it cannot match: check
     /// that against every text the rule files test with, normalized, and
-    /// the gate the engine computes in its automaton pass.
+    /// the gate the readers' automaton computes.
     #[test]
     fn a_reader_gate_never_hides_a_match() {
         let set = crate::rules::RuleSet::builtin().unwrap();
         let readers = Readers::new();
-        let triage = crate::Triage::new(set.clone()).unwrap();
         let mut checked = 0;
         for r in &set.rules {
             for t in &r.tests {
                 let norm = crate::normalize::Normalized::new(&t.text);
                 let n = norm.text.as_str();
                 let admitted = readers.admitted(n);
-                assert_eq!(triage.reader_gates(n), admitted, "{n:?}");
+                assert_eq!(readers.gates(n), admitted, "{n:?}");
                 for g in readers.gated() {
                     if g.re.is_match(n) {
                         checked += 1;

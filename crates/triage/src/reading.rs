@@ -31,7 +31,14 @@
 //! to the original, so findings still point at what the patient wrote.
 
 use crate::normalize::Normalized;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+/// Hash maps keyed by words. Message words are untrusted, so the hasher is
+/// seeded per process (foldhash), not a fixed function whose collisions a
+/// sender could craft; it is several times faster than SipHash on short
+/// keys, and the reading looks up every word.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// The common-English word list (4+ letters) that guards correction; see
 /// `lexicon/README.md`.
@@ -187,11 +194,6 @@ type Words = Box<[Box<str>]>;
 /// (cloning it allocates nothing).
 type Shared = std::sync::Arc<[Box<str>]>;
 
-/// An unknown word waiting for its neighbours: token index, candidates
-/// (best first), how many are strong, how many strong or sound-alike, and
-/// whether the word is common English.
-type Pending = (usize, std::sync::Arc<[u32]>, usize, usize, bool);
-
 /// The lexicon tables of a rule set, as `Lexicon::new` takes them.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LexiconInput {
@@ -240,9 +242,9 @@ pub(crate) struct Lexicon {
     id: u64,
     rewrites: HashMap<Box<str>, Box<[Box<str>]>>,
     lemmas: HashMap<Box<str>, Box<str>>,
-    fillers: HashSet<Box<str>>,
+    fillers: FastSet<Box<str>>,
     /// Read forms of the words of degree ("very", "muy").
-    degree: HashSet<Box<str>>,
+    degree: FastSet<Box<str>>,
     /// The reading of a filler: no words.
     empty: Shared,
     /// Fillers of several words, by their first word.
@@ -258,7 +260,7 @@ pub(crate) struct Lexicon {
     /// words read as each: a word reading as one of these is known.
     known: HashMap<Box<str>, u32>,
     /// Surface words only the Spanish rules use and English does not know.
-    spanish: HashSet<Box<str>>,
+    spanish: FastSet<Box<str>>,
     /// (hash of a deletion variant, vocabulary id), sorted: the symmetric
     /// delete index (SymSpell) for edit-distance lookups.
     deletes: Vec<(u64, u32)>,
@@ -269,8 +271,11 @@ pub(crate) struct Lexicon {
     /// computed once: every lookup compares candidates with them.
     vocab_sounds: Vec<(Box<str>, Box<str>)>,
     /// For each vocabulary id, the canonical words that share a phrase or
-    /// pattern with it (a correction to it is wanted near one of these).
-    neighbors: Vec<HashSet<Box<str>>>,
+    /// pattern with it (a correction to it is wanted near one of these), as
+    /// sorted ids of `canon_ids`.
+    neighbors: Vec<Box<[u32]>>,
+    /// An id for each canonical form of a vocabulary word.
+    canon_ids: HashMap<Box<str>, u32>,
     dictionary: &'static [&'static str],
 }
 
@@ -292,11 +297,14 @@ impl std::fmt::Debug for Lexicon {
 #[derive(Default)]
 pub(crate) struct ReadWork {
     lexicon: u64,
-    cache: HashMap<Box<str>, Entry>,
+    /// Written word -> its index in `arena`: one lookup per word read.
+    cache: HashMap<Box<str>, u32>,
+    arena: Vec<Cached>,
     tokens: Vec<Token>,
     multi_filler: Vec<bool>,
     before_word: Vec<bool>,
-    unknown: Vec<Pending>,
+    /// Tokens of unknown words, waiting for their neighbours.
+    unknown: Vec<usize>,
     /// Offsets in the last reading of the words that follow a word of
     /// degree ("tight" in "so tight"), ascending.
     pub(crate) intensified: Vec<u32>,
@@ -315,14 +323,46 @@ impl ReadWork {
     }
 }
 
+/// Everything the reading needs to know of one written word, computed once
+/// per word and thread (see `ReadWork::cache`).
+#[derive(Debug)]
+struct Cached {
+    entry: Entry,
+    /// Ids (`Lexicon::canon_ids`) of the entry's words.
+    ids: Box<[u32]>,
+    /// A one-word filler read as itself (at a clause's end: "if so"), and
+    /// the ids of that reading.
+    alone: Option<(Shared, Box<[u32]>)>,
+    /// A word of degree: its reading is one word of a degree class.
+    degree: bool,
+    /// The first word of a filler of several words.
+    multi: bool,
+    /// A word only Spanish rules use.
+    spanish: bool,
+}
+
+/// Which reading of its word a token takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum View {
+    /// No words: a filler or a word of degree read past.
+    #[default]
+    Nothing,
+    /// The word's entry (its own reading, before any correction).
+    Entry,
+    /// A one-word filler read as itself.
+    Alone,
+}
+
 /// One word of a message being read.
 #[derive(Debug, Clone, Default)]
 struct Token {
     /// Byte range in the normalized text.
     start: u32,
     end: u32,
-    /// The canonical words it reads as (none for a filler).
-    words: Shared,
+    /// Its word's index in `ReadWork::arena`.
+    cached: u32,
+    /// Which reading it takes (a correction overrides it).
+    view: View,
     /// A correction to this vocabulary word, when one was made.
     corrected: Option<u32>,
     /// Whether a sentence or clause break ends the stretch before it.
@@ -405,23 +445,24 @@ impl Lexicon {
         let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
         let mut lex = Lexicon {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            rewrites: HashMap::new(),
-            lemmas: HashMap::new(),
-            fillers: HashSet::new(),
-            degree: HashSet::new(),
+            rewrites: HashMap::default(),
+            lemmas: HashMap::default(),
+            fillers: FastSet::default(),
+            degree: FastSet::default(),
             empty: Vec::new().into(),
-            multi_fillers: HashMap::new(),
+            multi_fillers: HashMap::default(),
             stemmer,
             vocab: Vec::new(),
             vocab_canon: Vec::new(),
             vocab_freq: Vec::new(),
-            vocab_index: HashMap::new(),
-            known: HashMap::new(),
-            spanish: HashSet::new(),
+            vocab_index: HashMap::default(),
+            known: HashMap::default(),
+            spanish: FastSet::default(),
             deletes: Vec::new(),
-            sounds: HashMap::new(),
+            sounds: HashMap::default(),
             metaphone: rphonetic::DoubleMetaphone::default(),
             neighbors: Vec::new(),
+            canon_ids: HashMap::default(),
             vocab_sounds: Vec::new(),
             dictionary: DICTIONARY_WORDS.as_slice(),
         };
@@ -453,26 +494,28 @@ impl Lexicon {
         }
         // Vocabulary: every word of every phrase (rewrite outputs and
         // lemma forms included), with its canonical form and neighbours.
+        let mut neighbors: Vec<HashSet<Box<str>>> = Vec::new();
         let mut english: HashSet<Box<str>> = HashSet::new();
         let mut spanish_words: HashSet<Box<str>> = HashSet::new();
-        let add = |lex: &mut Lexicon, w: &str| -> Option<u32> {
-            if w.is_empty() || w.chars().any(|c| c.is_ascii_digit()) || lex.is_filler(w) {
-                return None;
-            }
-            if let Some(&i) = lex.vocab_index.get(w) {
-                lex.vocab_freq[i as usize] += 1;
-                return Some(i);
-            }
-            let i = lex.vocab.len() as u32;
-            let canon = lex.canon(w);
-            *lex.known.entry(canon.as_str().into()).or_default() += 1;
-            lex.vocab.push(w.into());
-            lex.vocab_canon.push(canon.into());
-            lex.vocab_freq.push(1);
-            lex.vocab_index.insert(w.into(), i);
-            lex.neighbors.push(HashSet::new());
-            Some(i)
-        };
+        let add =
+            |lex: &mut Lexicon, neighbors: &mut Vec<HashSet<Box<str>>>, w: &str| -> Option<u32> {
+                if w.is_empty() || w.chars().any(|c| c.is_ascii_digit()) || lex.is_filler(w) {
+                    return None;
+                }
+                if let Some(&i) = lex.vocab_index.get(w) {
+                    lex.vocab_freq[i as usize] += 1;
+                    return Some(i);
+                }
+                let i = lex.vocab.len() as u32;
+                let canon = lex.canon(w);
+                *lex.known.entry(canon.as_str().into()).or_default() += 1;
+                lex.vocab.push(w.into());
+                lex.vocab_canon.push(canon.into());
+                lex.vocab_freq.push(1);
+                lex.vocab_index.insert(w.into(), i);
+                neighbors.push(HashSet::new());
+                Some(i)
+            };
         let extra: Vec<(Vec<String>, bool)> = (input.rewrites.iter())
             .map(|(from, to)| (to.clone(), input.spanish_read_as.contains(from)))
             .chain((input.lemmas.iter()).map(|(a, b)| {
@@ -483,7 +526,10 @@ impl Lexicon {
             }))
             .collect();
         for (words, es) in input.phrases.iter().chain(&extra) {
-            let slots: Vec<Option<u32>> = words.iter().map(|w| add(&mut lex, w)).collect();
+            let slots: Vec<Option<u32>> = words
+                .iter()
+                .map(|w| add(&mut lex, &mut neighbors, w))
+                .collect();
             for w in words {
                 if *es {
                     spanish_words.insert(w.as_str().into());
@@ -505,12 +551,24 @@ impl Lexicon {
                     if b != a && content(b) {
                         let c = lex.vocab_canon[b as usize].clone();
                         if c != lex.vocab_canon[a as usize] {
-                            lex.neighbors[a as usize].insert(c);
+                            neighbors[a as usize].insert(c);
                         }
                     }
                 }
             }
         }
+        // Neighbours as ids of canonical forms, sorted for lookup.
+        for c in &lex.vocab_canon {
+            let next = lex.canon_ids.len() as u32;
+            lex.canon_ids.entry(c.clone()).or_insert(next);
+        }
+        lex.neighbors = (neighbors.into_iter())
+            .map(|set| {
+                let mut ids: Vec<u32> = set.iter().map(|c| lex.canon_ids[c]).collect();
+                ids.sort_unstable();
+                ids.into()
+            })
+            .collect();
         // Words only Spanish phrases use are never a correction target:
         // English text is corrected toward English rules ("feavor" is a
         // misspelled "fever", not the "favor" of "por favor"), and Spanish
@@ -819,6 +877,7 @@ impl Lexicon {
         let correct = corrections.is_some();
         if work.lexicon != self.id || work.cache.len() > MAX_CACHED {
             work.cache.clear();
+            work.arena.clear();
             work.lexicon = self.id;
         }
         out.clear();
@@ -826,7 +885,7 @@ impl Lexicon {
             c.clear();
         }
         let text = raw.text.as_str();
-        // Tokens: runs of letters and digits.
+        // Tokens: runs of letters and digits, each looked up once.
         let mut tokens = std::mem::take(&mut work.tokens);
         tokens.clear();
         let mut pending_break = false;
@@ -847,15 +906,27 @@ impl Lexicon {
                 end = j + d.len_utf8();
                 iter.next();
             }
+            let w = &text[start..end];
+            let cached = match work.cache.get(w) {
+                Some(&k) => k,
+                None => {
+                    let k = work.arena.len() as u32;
+                    work.arena.push(self.cached(w, work.unlisted));
+                    work.cache.insert(w.into(), k);
+                    k
+                }
+            };
             tokens.push(Token {
                 start: start as u32,
                 end: end as u32,
-                words: self.empty.clone(),
+                cached,
+                view: View::Nothing,
                 corrected: None,
                 break_before: std::mem::take(&mut pending_break),
                 degree: false,
             });
         }
+        let arena = &work.arena;
         // Fillers of several words.
         let word = |t: &Token| &text[t.start as usize..t.end as usize];
         let mut filler_until = 0usize;
@@ -865,6 +936,9 @@ impl Lexicon {
         for i in 0..tokens.len() {
             if i < filler_until {
                 is_multi_filler[i] = true;
+                continue;
+            }
+            if !arena[tokens[i].cached as usize].multi {
                 continue;
             }
             if let Some(list) = self.multi_fillers.get(word(&tokens[i])) {
@@ -900,42 +974,22 @@ impl Lexicon {
             if is_multi_filler[k] {
                 continue;
             }
-            let w = &text[t.start as usize..t.end as usize];
-            if self.spanish.contains(w) {
-                spanish += 1;
-            }
-            let entry = match work.cache.get(w) {
-                Some(e) => e.clone(),
-                None => {
-                    let e = self.entry(w, work.unlisted);
-                    work.cache.insert(w.into(), e.clone());
-                    e
-                }
-            };
-            match entry {
+            let c = &arena[t.cached as usize];
+            spanish += usize::from(c.spanish);
+            match &c.entry {
                 // A filler is read past only before another word of its
                 // clause ("so tight"); at the end it is a word ("if so").
-                Entry::Words(ws) if ws.is_empty() && self.is_filler(w) && !before_word[k] => {
-                    t.words = one(&self.canon(w));
+                Entry::Words(ws) if ws.is_empty() && c.alone.is_some() && !before_word[k] => {
+                    t.view = View::Alone;
                 }
                 // A word of degree before another word of its clause is
                 // read past and remembered on that word.
-                Entry::Words(ws)
-                    if before_word[k] && ws.len() == 1 && self.degree.contains(&ws[0]) =>
-                {
-                    t.degree = true;
-                }
-                Entry::Words(ws) => t.words = ws,
-                Entry::Unknown {
-                    own,
-                    cands,
-                    strong,
-                    sounding,
-                    common,
-                } => {
-                    t.words = own;
+                Entry::Words(_) if before_word[k] && c.degree => t.degree = true,
+                Entry::Words(_) => t.view = View::Entry,
+                Entry::Unknown { .. } => {
+                    t.view = View::Entry;
                     if correct {
-                        unknown.push((k, cands, strong, sounding, common));
+                        unknown.push(k);
                     }
                 }
             }
@@ -944,22 +998,31 @@ impl Lexicon {
         // unknown word preferably to a correction a neighbour wants, else
         // to the best one (not in a message read as Spanish).
         let read_as_spanish = spanish >= 2;
-        for (k, cands, strong, sounding, common) in unknown.drain(..) {
-            let usable = if common {
-                &cands[..sounding]
+        for &k in &unknown {
+            let Entry::Unknown {
+                cands,
+                strong,
+                sounding,
+                common,
+                ..
+            } = &arena[tokens[k].cached as usize].entry
+            else {
+                continue;
+            };
+            let usable = if *common {
+                &cands[..*sounding]
             } else {
                 &cands[..]
             };
-            let wanted = (usable.iter().copied()).find(|&c| self.neighbor_wants(&tokens, k, c));
+            let wanted =
+                (usable.iter().copied()).find(|&c| self.neighbor_wants(&tokens, arena, k, c));
             let pick = match (wanted, common) {
                 (Some(c), _) => Some(c),
-                (None, false) if !read_as_spanish && strong > 0 => cands.first().copied(),
+                (None, false) if !read_as_spanish && *strong > 0 => cands.first().copied(),
                 _ => None,
             };
             if let Some(c) = pick {
-                let t = &mut tokens[k];
-                t.words = one(&self.vocab_canon[c as usize]);
-                t.corrected = Some(c);
+                tokens[k].corrected = Some(c);
             }
         }
         // Write the reading: separators as they are (space runs left by a
@@ -974,7 +1037,8 @@ impl Lexicon {
             if t.break_before {
                 degree = false;
             }
-            if t.words.is_empty() {
+            let words = self.token_words(t, arena);
+            if words.is_empty() {
                 degree |= t.degree;
                 continue;
             }
@@ -982,7 +1046,7 @@ impl Lexicon {
                 work.intensified.push(out.text.len() as u32);
             }
             let from = raw.origin_of(s, e);
-            for (n, w) in t.words.iter().enumerate() {
+            for (n, w) in words.iter().enumerate() {
                 if n > 0 {
                     out.push_from(" ", from);
                 }
@@ -1006,13 +1070,72 @@ impl Lexicon {
         work.unknown = unknown;
     }
 
+    /// The words token `t` reads as.
+    fn token_words<'a>(&'a self, t: &Token, arena: &'a [Cached]) -> &'a [Box<str>] {
+        if let Some(c) = t.corrected {
+            return std::slice::from_ref(&self.vocab_canon[c as usize]);
+        }
+        let c = &arena[t.cached as usize];
+        match t.view {
+            View::Nothing => &[],
+            View::Entry => match &c.entry {
+                Entry::Words(ws) => ws,
+                Entry::Unknown { own, .. } => own,
+            },
+            View::Alone => c.alone.as_ref().map_or(&[], |(ws, _)| ws),
+        }
+    }
+
+    /// The ids (`canon_ids`) of the words token `t` reads as, before any
+    /// correction (a corrected token is never asked).
+    fn token_ids<'a>(t: &Token, arena: &'a [Cached]) -> &'a [u32] {
+        let c = &arena[t.cached as usize];
+        match t.view {
+            View::Nothing => &[],
+            View::Entry => &c.ids,
+            View::Alone => c.alone.as_ref().map_or(&[], |(_, ids)| ids),
+        }
+    }
+
+    /// What the reading needs of written word `w`, computed once.
+    fn cached(&self, w: &str, unlisted: bool) -> Cached {
+        let entry = self.entry(w, unlisted);
+        let ids_of = |ws: &[Box<str>]| -> Box<[u32]> {
+            (ws.iter())
+                .filter_map(|x| self.canon_ids.get(x).copied())
+                .collect()
+        };
+        let (ids, degree) = match &entry {
+            Entry::Words(ws) => (ids_of(ws), ws.len() == 1 && self.degree.contains(&ws[0])),
+            Entry::Unknown { own, .. } => (ids_of(own), false),
+        };
+        let alone = self.is_filler(w).then(|| {
+            let ws = one(&self.canon(w));
+            let ids = ids_of(&ws);
+            (ws, ids)
+        });
+        Cached {
+            entry,
+            ids,
+            alone,
+            degree,
+            multi: self.multi_fillers.contains_key(w),
+            spanish: self.spanish.contains(w),
+        }
+    }
+
     /// Whether a word near token `k`, in the same clause, shares a rule
     /// phrase with vocabulary word `c`.
-    fn neighbor_wants(&self, tokens: &[Token], k: usize, c: u32) -> bool {
+    fn neighbor_wants(&self, tokens: &[Token], arena: &[Cached], k: usize, c: u32) -> bool {
         let wants = &self.neighbors[c as usize];
         if wants.is_empty() {
             return false;
         }
+        let wanted = |t: &Token| {
+            Self::token_ids(t, arena)
+                .iter()
+                .any(|id| wants.binary_search(id).is_ok())
+        };
         // Backwards until a clause break.
         let mut j = k;
         let mut seen = 0;
@@ -1020,14 +1143,14 @@ impl Lexicon {
             j -= 1;
             seen += 1;
             let t = &tokens[j];
-            if t.corrected.is_none() && t.words.iter().any(|w| wants.contains(w)) {
+            if t.corrected.is_none() && wanted(t) {
                 return true;
             }
         }
         let mut j = k + 1;
         let mut seen = 0;
         while j < tokens.len() && seen < NEIGHBOR_WINDOW && !tokens[j].break_before {
-            if tokens[j].words.iter().any(|w| wants.contains(w)) {
+            if wanted(&tokens[j]) {
                 return true;
             }
             j += 1;

@@ -99,8 +99,9 @@ pub(crate) struct Compiled {
     /// Patterns with no provable required literal: they run on every text.
     pub(crate) ungated: Vec<u32>,
     /// For each rule pattern, how far a match reaches from a literal of its
-    /// first required set, when bounded: it is searched only around them.
-    pub(crate) reach: Vec<Option<u32>>,
+    /// first required set (in bytes or in words), when bounded: it is
+    /// searched only around them.
+    pub(crate) reach: Vec<Option<crate::prefilter::Reach>>,
     /// For each rule pattern not searched in windows, when its matches end
     /// at most this many bytes after a literal of its tail set
     /// (`prefilter::tail_of`): its search stops there, and a text without
@@ -157,7 +158,7 @@ impl Compiled {
         let mut gated: Vec<(usize, Vec<crate::prefilter::LiteralSet>)> = Vec::new();
         let mut ungated: Vec<u32> = Vec::new();
         let mut gate_full: Vec<u8> = Vec::new();
-        let mut reach: Vec<Option<u32>> = Vec::new();
+        let mut reach: Vec<Option<crate::prefilter::Reach>> = Vec::new();
         let mut tail: Vec<Option<u32>> = Vec::new();
         let mut tails: Vec<(usize, crate::prefilter::LiteralSet)> = Vec::new();
         let mut gate_literals = 0usize;
@@ -189,12 +190,7 @@ impl Compiled {
                     tails.push((r, set));
                 }
                 gate_full.push(((1u16 << sets.len()) - 1) as u8);
-                reach.push(
-                    (!sets.is_empty())
-                        .then_some(windowed)
-                        .flatten()
-                        .map(|n| n as u32),
-                );
+                reach.push((!sets.is_empty()).then_some(windowed).flatten());
                 if sets.is_empty() {
                     ungated.push(r as u32);
                 } else {

@@ -59,7 +59,7 @@ pub(crate) struct PatternGate {
     /// Its required literal sets.
     pub sets: Vec<LiteralSet>,
     /// When it can be searched in windows, its reach (see [`reach_of`]).
-    pub reach: Option<usize>,
+    pub reach: Option<Reach>,
     /// When it cannot, but its matches end a bounded distance after a
     /// literal of a set: the set and the distance (see [`tail_of`]).
     pub tail: Option<(LiteralSet, usize)>,
@@ -324,18 +324,69 @@ impl Drop for CapturesIter<'_, '_> {
 /// The longest match a windowed search allows (see [`reach_of`]).
 const MAX_WINDOW_REACH: usize = 256;
 
-/// How far a match of a pattern can reach from any literal it contains: its
-/// maximum length, when that is bounded (at most 256 bytes), the pattern
-/// cannot match the empty string, and every look-around it uses looks only
-/// behind or is an ASCII word boundary. Such a pattern can be searched only
-/// in windows around its literal hits (see [`find_in_windows`]).
-fn reach_of(hir: &Hir) -> Option<usize> {
+/// The most ASCII white-space bytes a match searched in word windows may
+/// hold (see [`reach_of`]).
+const MAX_WORD_REACH: usize = 48;
+
+/// How far a match of a pattern can reach from a literal it contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// At most this many bytes long.
+    Bytes(u32),
+    /// Holding at most this many ASCII white-space bytes: it lies within
+    /// that many word separators either side of the literal, however long
+    /// its words (a word pattern's `_` is any one word).
+    Words(u32),
+}
+
+/// How far a match of a pattern can reach from any literal it contains,
+/// when the pattern cannot match the empty string and every look-around it
+/// uses looks only behind or is an ASCII word boundary: its maximum length,
+/// when that is at most 256 bytes; else the most white space a match holds,
+/// when that is at most [`MAX_WORD_REACH`] bytes. Such a pattern can be
+/// searched only in windows around its literal hits (see
+/// [`find_in_windows`]).
+fn reach_of(hir: &Hir) -> Option<Reach> {
     if !cuttable(hir) {
         return None;
     }
-    hir.properties()
-        .maximum_len()
-        .filter(|&n| n <= MAX_WINDOW_REACH)
+    match hir.properties().maximum_len() {
+        Some(n) if n <= MAX_WINDOW_REACH => Some(Reach::Bytes(n as u32)),
+        _ => white_space_of(hir)
+            .filter(|&n| n <= MAX_WORD_REACH)
+            .map(|n| Reach::Words(n as u32)),
+    }
+}
+
+/// The most ASCII white-space bytes a match of `h` holds (`None`:
+/// unbounded, or past `u32`).
+fn white_space_of(h: &Hir) -> Option<usize> {
+    let white = is_white;
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(0),
+        HirKind::Literal(l) => Some(l.0.iter().filter(|&&b| white(b)).count()),
+        HirKind::Class(regex_syntax::hir::Class::Unicode(c)) => {
+            Some(usize::from(c.ranges().iter().any(|r| {
+                (0u8..0x80).any(|b| white(b) && r.start() <= b as char && b as char <= r.end())
+            })))
+        }
+        HirKind::Class(regex_syntax::hir::Class::Bytes(c)) => {
+            Some(usize::from((c.ranges().iter()).any(|r| {
+                (0u8..0x80).any(|b| white(b) && r.start() <= b && b <= r.end())
+            })))
+        }
+        HirKind::Repetition(r) => match white_space_of(&r.sub)? {
+            0 => Some(0),
+            n => n.checked_mul(r.max? as usize),
+        },
+        HirKind::Capture(c) => white_space_of(&c.sub),
+        HirKind::Concat(parts) => parts
+            .iter()
+            .try_fold(0usize, |acc, p| acc.checked_add(white_space_of(p)?)),
+        HirKind::Alternation(alts) => alts
+            .iter()
+            .try_fold(0usize, |acc, p| Some(acc.max(white_space_of(p)?))),
+    }
 }
 
 /// Whether a search of the pattern may be cut short at the end of a word:
@@ -403,6 +454,22 @@ fn tail_of(hir: &Hir) -> Option<(LiteralSet, usize)> {
     None
 }
 
+/// The offsets of the white-space bytes of `text` (what a
+/// [`Reach::Words`] counts), into `out`.
+pub(crate) fn white_space(text: &str, out: &mut Vec<u32>) {
+    out.clear();
+    out.extend(
+        (text.bytes().enumerate())
+            .filter(|&(_, b)| is_white(b))
+            .map(|(i, _)| i as u32),
+    );
+}
+
+/// A white-space byte as [`Reach::Words`] counts them.
+fn is_white(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0b
+}
+
 /// The end of the word at `pos` (see [`WordEnds`]).
 pub(crate) fn word_end(text: &str, pos: usize) -> usize {
     WordEnds::new(text).at(pos.min(text.len()))
@@ -465,15 +532,45 @@ impl<'t> WordEnds<'t> {
 /// boundary before a byte that is not an ASCII word character (or at the
 /// end of the text), where an ASCII word boundary reads the same either way;
 /// `reach_of` refuses patterns that look ahead in any other way.
+///
+/// A [`Reach::Words`] window runs from just after the `reach + 1`th white
+/// space byte before the hit to that byte after it: a match holding at most
+/// `reach` of them cannot start or end past those (it ends at such a byte,
+/// which is a character boundary and not a word character, or at the end
+/// of the text).
+///
+/// `white` lists the offsets of the text's white-space bytes, ascending
+/// (see [`white_space`]).
 pub(crate) fn find_in_windows(
     re: &regex::Regex,
     text: &str,
+    white: &[u32],
     hits: impl Iterator<Item = (usize, usize)>,
-    reach: usize,
+    reach: Reach,
     mut f: impl FnMut(usize, usize),
 ) {
     let bytes = text.as_bytes();
     let mut ends = WordEnds::new(text);
+    // The (n + 1)th white-space byte before `s` (the window starts after
+    // it) and from `e` on (the window ends at it).
+    let words_back = |s: usize, n: usize| {
+        let i = white.partition_point(|&w| (w as usize) < s);
+        i.checked_sub(n + 1).map_or(0, |k| white[k] as usize + 1)
+    };
+    let words_ahead = |e: usize, n: usize| {
+        let i = white.partition_point(|&w| (w as usize) < e);
+        white.get(i + n).map_or(bytes.len(), |&w| w as usize)
+    };
+    let mut window_of = |s: usize, e: usize| match reach {
+        Reach::Bytes(r) => {
+            let r = r as usize;
+            (
+                floor_boundary(text, s.saturating_sub(r)),
+                ends.at((e + r).min(bytes.len())),
+            )
+        }
+        Reach::Words(n) => (words_back(s, n as usize), words_ahead(e, n as usize)),
+    };
     let mut search = |from: usize, to: usize| {
         let hay = &text[..to];
         let mut at = from;
@@ -488,10 +585,7 @@ pub(crate) fn find_in_windows(
     };
     let mut window: Option<(usize, usize)> = None;
     for (s, e) in hits {
-        let (from, to) = (
-            floor_boundary(text, s.saturating_sub(reach)),
-            ends.at((e + reach).min(bytes.len())),
-        );
+        let (from, to) = window_of(s, e);
         window = match window {
             Some((a, b)) if from <= b => Some((a, b.max(to))),
             Some((a, b)) => {
@@ -702,6 +796,52 @@ fn product(a: &LiteralSet, b: &LiteralSet, cap: usize) -> Option<LiteralSet> {
 mod tests {
     use super::*;
     use regex::Regex;
+
+    #[test]
+    fn reach_in_bytes_or_in_words() {
+        let reach = |p: &str| reach_of(&parse(p).unwrap());
+        assert_eq!(reach(r"(?-u:\b)chest pain(?-u:\b)"), Some(Reach::Bytes(10)));
+        // A Unicode word boundary looks ahead past a window's end.
+        assert_eq!(reach(r"\bchest pain\b"), None);
+        // Words of any length: bounded only in white space.
+        assert_eq!(
+            reach(r"chest(?: [^\s,.]+){0,3} pain"),
+            Some(Reach::Words(4))
+        );
+        assert_eq!(reach(r"took [0-9]+ pills"), Some(Reach::Words(2)));
+        // A run that may cross words without bound: no windows.
+        assert_eq!(reach(r"chest[^.]* pain"), None);
+        assert_eq!(reach(r"chest(?: and [a-z]+)* pain"), None);
+        // Past the word cap.
+        assert_eq!(reach(r"a(?: [a-z]+){0,60} b"), None);
+    }
+
+    #[test]
+    fn word_windows_find_what_the_whole_text_search_finds() {
+        let re = Regex::new(r"(?-u:\b)chest(?: [^\s,.!?;:]+){0,3} pain(?-u:\b)").unwrap();
+        let long = "x".repeat(400);
+        let text = format!(
+            "{long} chest {long} really {long} pain. chest pain {long} chest a b c d pain chest a b c pain"
+        );
+        let mut white = Vec::new();
+        white_space(&text, &mut white);
+        let hits: Vec<(usize, usize)> = text
+            .match_indices("chest")
+            .map(|(i, m)| (i, i + m.len()))
+            .collect();
+        let mut got = Vec::new();
+        find_in_windows(
+            &re,
+            &text,
+            &white,
+            hits.into_iter(),
+            Reach::Words(4),
+            |s, e| got.push((s, e)),
+        );
+        let want: Vec<(usize, usize)> = re.find_iter(&text).map(|m| (m.start(), m.end())).collect();
+        assert_eq!(got, want);
+        assert_eq!(want.len(), 3);
+    }
 
     fn lits(p: &str) -> Vec<Vec<String>> {
         required_literals(p)

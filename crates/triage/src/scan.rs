@@ -38,7 +38,9 @@ impl Compiled {
             seen,
             hits,
             tail_end,
+            white,
         } = pass;
+        crate::prefilter::white_space(t, white);
         // The patterns to run on this text: the ungated ones, and those
         // whose required literal sets all occur.
         run.clear();
@@ -122,8 +124,9 @@ impl Compiled {
                 crate::prefilter::find_in_windows(
                     re,
                     t,
+                    &pass.white,
                     hits[lo..hi].iter().map(|h| (h.1 as usize, h.2 as usize)),
-                    reach as usize,
+                    reach,
                     &mut push,
                 );
             }
@@ -450,6 +453,9 @@ pub(crate) struct LiteralPass {
     /// For each rule pattern with a tail set, where its last literal ends
     /// (0: none).
     pub(crate) tail_end: Vec<u32>,
+    /// The offsets of the text's white-space bytes (for windows counted in
+    /// words).
+    pub(crate) white: Vec<u32>,
 }
 
 /// The scan's own buffers.

@@ -18,8 +18,10 @@
 //!    7+ letters or the same Double Metaphone code. A word of the common-English dictionary
 //!    ("stoke", "rite") is corrected only when the correction is wanted by
 //!    a word near it in the same clause, one that shares a rule phrase or
-//!    pattern with the correction ("having a stoke"); an unknown word
-//!    ("tounge") is corrected on its own. A message read as Spanish gets
+//!    pattern with the correction ("having a stoke"), and never by a
+//!    one-letter substitution that does not sound the same ("gain" is not
+//!    "pain"); an unknown word ("tounge") is corrected on its own when the
+//!    correction keeps its first letter. A message read as Spanish gets
 //!    no corrections of unknown words (no Spanish dictionary guards them);
 //! 5. `[[lemma]]` (irregular forms: "took" as "take"), then the Porter2
 //!    English stemmer: "falling" and "falls" read "fall".
@@ -219,21 +221,40 @@ enum Entry {
     /// for a filler).
     Words(Shared),
     /// A word the rules do not know: its own canonical form and the
-    /// vocabulary words it may be a misspelling of, best first. `common`:
-    /// a dictionary word, corrected only when a neighbour wants it.
+    /// vocabulary words it may be a misspelling of, best first.
     Unknown {
         own: Shared,
+        /// For a word no dictionary knows: every candidate, taken where a
+        /// neighbour wants it. For a common word: the candidates one edit
+        /// away that are not a one-letter substitution, and those that sound
+        /// the same (two edits, or the same first letter and at most 3
+        /// edits), taken only where a neighbour wants them. A substitution
+        /// turns one real word into another ("gain" / "pain", "heal" /
+        /// "head") far more often than it mends a typo.
         cands: std::sync::Arc<[u32]>,
-        /// How many of `cands` (the first ones) are strong: one edit away.
-        /// An unknown word takes a strong one on its own; the others need a
-        /// neighbour that wants them.
-        strong: usize,
-        /// How many are strong or sound the same (two edits, or the same
-        /// first letter and at most 3 edits): a common word takes only
-        /// these, and only where a neighbour wants them.
-        sounding: usize,
-        common: bool,
+        /// The correction an unknown word takes on its own, without a
+        /// neighbour: the best candidate one edit away that keeps the
+        /// first letter (a first letter is rarely mistyped; "surgent" is not
+        /// "urgent", "aswell" is not "swell").
+        alone: Option<u32>,
     },
+}
+
+/// A correction candidate as ranked: class (0 strong, 1 sounding, 2 weak),
+/// distance, not the same first letter, not the same sound, how rarely the
+/// rules use it, its vocabulary id (the order, best first), and whether it
+/// is a one-letter substitution that does not sound the same.
+type Scored = (u8, usize, bool, bool, std::cmp::Reverse<u32>, u32, bool);
+
+/// The correction candidates of one word (see `Entry::Unknown`).
+#[derive(Debug, Default)]
+struct Candidates {
+    /// All of them, best first.
+    all: Vec<u32>,
+    /// Those a common word may take.
+    for_common: Vec<u32>,
+    /// The one an unknown word takes on its own.
+    alone: Option<u32>,
 }
 
 /// The compiled reading tables of a rule set.
@@ -707,14 +728,13 @@ impl Lexicon {
         (out.text.trim().to_string(), mask)
     }
 
-    /// The vocabulary ids within correcting reach of `w`, best first, how
-    /// many of them are strong and how many strong or sounding the same
-    /// (see `Entry::Unknown`).
-    fn candidates(&self, w: &str) -> (Vec<u32>, usize, usize) {
+    /// The vocabulary words within correcting reach of `w` (see
+    /// `Entry::Unknown`).
+    fn candidates(&self, w: &str) -> Candidates {
         let b = w.as_bytes();
         let limit = edit_limit(b.len());
         if limit == 0 || b.len() > MAX_CORRECTED_LEN || !b.iter().all(u8::is_ascii_lowercase) {
-            return (Vec::new(), 0, 0);
+            return Candidates::default();
         }
         let mut hashes = Vec::new();
         deletion_hashes(b, limit, &mut hashes);
@@ -739,7 +759,7 @@ impl Lexicon {
         }
         found.sort_unstable();
         found.dedup();
-        let mut scored: Vec<(u8, usize, bool, bool, std::cmp::Reverse<u32>, u32)> = found
+        let mut scored: Vec<Scored> = found
             .into_iter()
             .filter_map(|i| {
                 let v = self.vocab[i as usize].as_bytes();
@@ -767,6 +787,10 @@ impl Lexicon {
                 } else {
                     2
                 };
+                // One letter put for another, in place.
+                let substitution = d == 1
+                    && v.len() == b.len()
+                    && v.iter().zip(b).filter(|(x, y)| x != y).count() == 1;
                 (strong || weak).then_some((
                     class,
                     d,
@@ -774,14 +798,20 @@ impl Lexicon {
                     !sounds,
                     std::cmp::Reverse(self.vocab_freq[i as usize]),
                     i,
+                    substitution && !sounds,
                 ))
             })
             .collect();
         scored.sort_unstable();
         scored.truncate(16);
-        let strong = scored.iter().filter(|s| s.0 == 0).count();
-        let sounding = scored.iter().filter(|s| s.0 <= 1).count();
-        (scored.into_iter().map(|s| s.5).collect(), strong, sounding)
+        Candidates {
+            alone: scored.first().filter(|s| s.0 == 0 && !s.2).map(|s| s.5),
+            all: scored.iter().map(|s| s.5).collect(),
+            for_common: (scored.iter())
+                .filter(|s| s.0 == 1 || (s.0 == 0 && !s.6))
+                .map(|s| s.5)
+                .collect(),
+        }
     }
 
     /// The reading of one written word, before its neighbours are seen.
@@ -814,22 +844,23 @@ impl Lexicon {
         if known {
             return Entry::Words(one(&own));
         }
-        let (mut cands, mut strong, mut sounding) = self.candidates(w);
-        if let Some(p) = me.and_then(|i| cands.iter().position(|&c| c == i)) {
-            cands.remove(p);
-            strong -= usize::from(p < strong);
-            sounding -= usize::from(p < sounding);
+        let mut found = self.candidates(w);
+        // Never a correction to the word itself (a listed word read as
+        // unlisted, for the lint).
+        if let Some(i) = me {
+            found.all.retain(|&c| c != i);
+            found.for_common.retain(|&c| c != i);
+            found.alone = found.alone.filter(|&c| c != i);
         }
         let common = self.in_dictionary(w);
-        if cands.is_empty() || (common && sounding == 0) {
+        let cands = if common { found.for_common } else { found.all };
+        if cands.is_empty() {
             return Entry::Words(one(&own));
         }
         Entry::Unknown {
             own: one(&own),
             cands: cands.into(),
-            strong,
-            sounding,
-            common,
+            alone: if common { None } else { found.alone },
         }
     }
 
@@ -999,27 +1030,16 @@ impl Lexicon {
         // to the best one (not in a message read as Spanish).
         let read_as_spanish = spanish >= 2;
         for &k in &unknown {
-            let Entry::Unknown {
-                cands,
-                strong,
-                sounding,
-                common,
-                ..
-            } = &arena[tokens[k].cached as usize].entry
+            let Entry::Unknown { cands, alone, .. } = &arena[tokens[k].cached as usize].entry
             else {
                 continue;
             };
-            let usable = if *common {
-                &cands[..*sounding]
-            } else {
-                &cands[..]
-            };
             let wanted =
-                (usable.iter().copied()).find(|&c| self.neighbor_wants(&tokens, arena, k, c));
-            let pick = match (wanted, common) {
-                (Some(c), _) => Some(c),
-                (None, false) if !read_as_spanish && *strong > 0 => cands.first().copied(),
-                _ => None,
+                (cands.iter().copied()).find(|&c| self.neighbor_wants(&tokens, arena, k, c));
+            let pick = match wanted {
+                Some(c) => Some(c),
+                None if !read_as_spanish => *alone,
+                None => None,
             };
             if let Some(c) = pick {
                 tokens[k].corrected = Some(c);

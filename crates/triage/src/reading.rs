@@ -319,7 +319,10 @@ impl std::fmt::Debug for Lexicon {
 pub(crate) struct ReadWork {
     lexicon: u64,
     /// Written word -> its index in `arena`: one lookup per word read.
-    cache: HashMap<Box<str>, u32>,
+    /// Words of up to `INLINE` bytes are keyed in place (no pointer to
+    /// follow when the table compares keys); longer ones by their text.
+    cache: HashMap<InlineWord, u32>,
+    long_cache: HashMap<Box<str>, u32>,
     arena: Vec<Cached>,
     tokens: Vec<Token>,
     multi_filler: Vec<bool>,
@@ -332,6 +335,30 @@ pub(crate) struct ReadWork {
     /// Read each word as if the one phrase that lists it did not (for the
     /// lint: would the text still read as another phrase without it?).
     unlisted: bool,
+}
+
+/// The longest word keyed in place in the word cache.
+const INLINE: usize = 23;
+
+/// A word of at most [`INLINE`] bytes, stored in the key itself.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct InlineWord {
+    len: u8,
+    bytes: [u8; INLINE],
+}
+
+impl InlineWord {
+    fn new(w: &str) -> Option<InlineWord> {
+        let b = w.as_bytes();
+        (b.len() <= INLINE).then(|| {
+            let mut bytes = [0u8; INLINE];
+            bytes[..b.len()].copy_from_slice(b);
+            InlineWord {
+                len: b.len() as u8,
+                bytes,
+            }
+        })
+    }
 }
 
 /// The cache is dropped past this many words (real archives have a long
@@ -349,11 +376,13 @@ impl ReadWork {
 #[derive(Debug)]
 struct Cached {
     entry: Entry,
+    /// The entry's words (its own reading), joined by single spaces.
+    text: Box<str>,
     /// Ids (`Lexicon::canon_ids`) of the entry's words.
     ids: Box<[u32]>,
     /// A one-word filler read as itself (at a clause's end: "if so"), and
     /// the ids of that reading.
-    alone: Option<(Shared, Box<[u32]>)>,
+    alone: Option<(Box<str>, Box<[u32]>)>,
     /// A word of degree: its reading is one word of a degree class.
     degree: bool,
     /// The first word of a filler of several words.
@@ -906,8 +935,9 @@ impl Lexicon {
         mut corrections: Option<&mut Vec<Correction>>,
     ) {
         let correct = corrections.is_some();
-        if work.lexicon != self.id || work.cache.len() > MAX_CACHED {
+        if work.lexicon != self.id || work.arena.len() > MAX_CACHED {
             work.cache.clear();
+            work.long_cache.clear();
             work.arena.clear();
             work.lexicon = self.id;
         }
@@ -938,12 +968,20 @@ impl Lexicon {
                 iter.next();
             }
             let w = &text[start..end];
-            let cached = match work.cache.get(w) {
+            let inline = InlineWord::new(w);
+            let known = match &inline {
+                Some(key) => work.cache.get(key),
+                None => work.long_cache.get(w),
+            };
+            let cached = match known {
                 Some(&k) => k,
                 None => {
                     let k = work.arena.len() as u32;
                     work.arena.push(self.cached(w, work.unlisted));
-                    work.cache.insert(w.into(), k);
+                    match inline {
+                        Some(key) => work.cache.insert(key, k),
+                        None => work.long_cache.insert(w.into(), k),
+                    };
                     k
                 }
             };
@@ -1057,7 +1095,7 @@ impl Lexicon {
             if t.break_before {
                 degree = false;
             }
-            let words = self.token_words(t, arena);
+            let words = self.token_text(t, arena);
             if words.is_empty() {
                 degree |= t.degree;
                 continue;
@@ -1066,12 +1104,7 @@ impl Lexicon {
                 work.intensified.push(out.text.len() as u32);
             }
             let from = raw.origin_of(s, e);
-            for (n, w) in words.iter().enumerate() {
-                if n > 0 {
-                    out.push_from(" ", from);
-                }
-                out.push_from(w, from);
-            }
+            out.push_from(words, from);
             if let (Some(c), Some(list)) = (t.corrected, corrections.as_deref_mut()) {
                 list.push(Correction {
                     start: from.0 as usize,
@@ -1090,19 +1123,16 @@ impl Lexicon {
         work.unknown = unknown;
     }
 
-    /// The words token `t` reads as.
-    fn token_words<'a>(&'a self, t: &Token, arena: &'a [Cached]) -> &'a [Box<str>] {
+    /// The words token `t` reads as, separated by single spaces.
+    fn token_text<'a>(&'a self, t: &Token, arena: &'a [Cached]) -> &'a str {
         if let Some(c) = t.corrected {
-            return std::slice::from_ref(&self.vocab_canon[c as usize]);
+            return &self.vocab_canon[c as usize];
         }
         let c = &arena[t.cached as usize];
         match t.view {
-            View::Nothing => &[],
-            View::Entry => match &c.entry {
-                Entry::Words(ws) => ws,
-                Entry::Unknown { own, .. } => own,
-            },
-            View::Alone => c.alone.as_ref().map_or(&[], |(ws, _)| ws),
+            View::Nothing => "",
+            View::Entry => &c.text,
+            View::Alone => c.alone.as_ref().map_or("", |(text, _)| text),
         }
     }
 
@@ -1125,17 +1155,22 @@ impl Lexicon {
                 .filter_map(|x| self.canon_ids.get(x).copied())
                 .collect()
         };
-        let (ids, degree) = match &entry {
-            Entry::Words(ws) => (ids_of(ws), ws.len() == 1 && self.degree.contains(&ws[0])),
-            Entry::Unknown { own, .. } => (ids_of(own), false),
+        let (ids, degree, text) = match &entry {
+            Entry::Words(ws) => (
+                ids_of(ws),
+                ws.len() == 1 && self.degree.contains(&ws[0]),
+                ws.join(" "),
+            ),
+            Entry::Unknown { own, .. } => (ids_of(own), false, own.join(" ")),
         };
         let alone = self.is_filler(w).then(|| {
             let ws = one(&self.canon(w));
             let ids = ids_of(&ws);
-            (ws, ids)
+            (ws.join(" ").into(), ids)
         });
         Cached {
             entry,
+            text: text.into(),
             ids,
             alone,
             degree,

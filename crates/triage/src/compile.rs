@@ -2,9 +2,10 @@
 //!
 //! [`Compiled::new`] builds everything a scan reads and never changes after:
 //! one automaton over every phrase and every pattern's required literals
-//! (`prefilter`), the gates that decide which patterns run on a text, the cue specs for the context assessor, and the group and
-//! combination tables the decision reads. `scan` finds mentions with it;
-//! `decide` turns them into a decision.
+//! (`prefilter`), the gates that decide which patterns run on a text, the
+//! cue specs for the context assessor, and the group and combination tables
+//! the decision reads. `scan` finds mentions with it; `decide` turns them
+//! into a decision. The number readers gate themselves (`vitals`).
 
 use crate::context::{self, CueSpec};
 use crate::error::{Error, ErrorKind};

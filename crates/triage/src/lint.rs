@@ -23,7 +23,7 @@
 use crate::context::CueCategory;
 use crate::error::{Diagnostic, Severity};
 use crate::normalize::normalize_phrase;
-use crate::rules::{RuleKind, RuleSet};
+use crate::rules::{Origin, RuleKind, RuleSet};
 use crate::vitals::Measure;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -299,6 +299,27 @@ struct At<'s> {
     also_phrase: Option<&'s str>,
 }
 
+impl<'s> At<'s> {
+    /// A warning on the table `id` defined at `origin` (at its `id`, or
+    /// at `phrase`, or at `key`), naming nothing else.
+    fn table(
+        origin: &'s Origin,
+        id: &'s str,
+        phrase: Option<&'s str>,
+        key: Option<&'s str>,
+    ) -> At<'s> {
+        At {
+            path: &origin.path,
+            line: Some(origin.line),
+            id,
+            phrase,
+            key,
+            also_id: None,
+            also_phrase: None,
+        }
+    }
+}
+
 /// What a warning is about, for matching `[[allow]]` tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Subject {
@@ -404,13 +425,8 @@ impl Linter<'_> {
                         let other = &rules.rules[j];
                         self.push(
                             At {
-                                path: &r.origin.path,
-                                line: Some(r.origin.line),
-                                id: &r.id,
-                                phrase: Some(p),
-                                key: None,
                                 also_id: Some(&other.id),
-                                also_phrase: None,
+                                ..At::table(&r.origin, &r.id, Some(p), None)
                             },
                             "W0001",
                             format!(
@@ -497,15 +513,7 @@ impl Linter<'_> {
                 let Some((j, why)) = found else { continue };
                 let q = &r.phrases[j];
                 self.push(
-                    At {
-                        path: &r.origin.path,
-                        line: Some(r.origin.line),
-                        id: &r.id,
-                        phrase: Some(p),
-                        key: None,
-                        also_id: None,
-                        also_phrase: None,
-                    },
+                    At::table(&r.origin, &r.id, Some(p), None),
                     "W0010",
                     format!(
                         "phrase \"{p}\" of `{}` is within the reading's reach of \"{q}\" ({why}): delete it",
@@ -640,13 +648,9 @@ impl Linter<'_> {
         for (short_rule, short, long_rule, long) in pending {
             self.push(
                 At {
-                    path: &short_rule.origin.path,
-                    line: Some(short_rule.origin.line),
-                    id: &short_rule.id,
-                    phrase: Some(short),
-                    key: None,
                     also_id: Some(&long_rule.id),
                     also_phrase: Some(long),
+                    ..At::table(&short_rule.origin, &short_rule.id, Some(short), None)
                 },
                 "W0003",
                 format!(
@@ -663,15 +667,7 @@ impl Linter<'_> {
         for r in &rules.rules {
             if r.kind != RuleKind::Combo && !r.tests.iter().any(|t| !t.fires) {
                 self.push(
-                    At {
-                        path: &r.origin.path,
-                        line: Some(r.origin.line),
-                        id: &r.id,
-                        phrase: None,
-                        key: Some("id"),
-                        also_id: None,
-                        also_phrase: None,
-                    },
+                    At::table(&r.origin, &r.id, None, Some("id")),
                     "W0007",
                     format!(
                         "`{}` has no test that must not fire: add a [[...tests]] entry with `fires = false` (a negated or harmless wording) so a change that over-fires is caught",
@@ -687,15 +683,7 @@ impl Linter<'_> {
         for c in &rules.cues {
             if c.tests.is_empty() && !matches!(c.category, Subject | Anchor | Novel) {
                 self.push(
-                    At {
-                        path: &c.origin.path,
-                        line: Some(c.origin.line),
-                        id: &c.id,
-                        phrase: None,
-                        key: Some("id"),
-                        also_id: None,
-                        also_phrase: None,
-                    },
+                    At::table(&c.origin, &c.id, None, Some("id")),
                     "W0004",
                     format!(
                         "cue `{}` has no tests: add a [[cue.tests]] entry with a text, a target phrase and `applies`",
@@ -732,15 +720,7 @@ impl Linter<'_> {
                 _ => "so it never ends this cue's scope",
             };
             self.push(
-                At {
-                    path: &c.origin.path,
-                    line: Some(c.origin.line),
-                    id: &c.id,
-                    phrase: None,
-                    key: Some(key),
-                    also_id: None,
-                    also_phrase: None,
-                },
+                At::table(&c.origin, &c.id, None, Some(key)),
                 "W0005",
                 format!(
                     "cue `{}` names the context category `{cat}` in `{key}`, but no cue of the rule set has that category, {effect}; add such a cue or remove the name",
@@ -790,15 +770,7 @@ impl Linter<'_> {
                 _ => v <= lo,
             };
             self.push(
-                At {
-                    path: &r.origin.path,
-                    line: Some(r.origin.line),
-                    id: &r.id,
-                    phrase: None,
-                    key: Some(key),
-                    also_id: None,
-                    also_phrase: None,
-                },
+                At::table(&r.origin, &r.id, None, Some(key)),
                 "W0006",
                 format!(
                     "`{}`: `{field}` {name} {v} is outside the values read for this measure ({lo} to {hi}), so the condition {} holds; check the number and its unit",

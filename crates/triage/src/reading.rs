@@ -192,10 +192,6 @@ pub struct Correction {
 /// A reading of several words.
 type Words = Box<[Box<str>]>;
 
-/// A word's reading, shared between the cache and the tokens read from it
-/// (cloning it allocates nothing).
-type Shared = std::sync::Arc<[Box<str>]>;
-
 /// The lexicon tables of a rule set, as `Lexicon::new` takes them.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LexiconInput {
@@ -219,11 +215,11 @@ pub(crate) struct LexiconInput {
 enum Entry {
     /// Canonical words (one for a plain word, several for a rewrite, none
     /// for a filler).
-    Words(Shared),
+    Words(Words),
     /// A word the rules do not know: its own canonical form and the
     /// vocabulary words it may be a misspelling of, best first.
     Unknown {
-        own: Shared,
+        own: Words,
         /// For a word no dictionary knows: every candidate, taken where a
         /// neighbour wants it. For a common word: the candidates one edit
         /// away that are not a one-letter substitution, and those that sound
@@ -231,7 +227,7 @@ enum Entry {
         /// edits), taken only where a neighbour wants them. A substitution
         /// turns one real word into another ("gain" / "pain", "heal" /
         /// "head") far more often than it mends a typo.
-        cands: std::sync::Arc<[u32]>,
+        cands: Box<[u32]>,
         /// The correction an unknown word takes on its own, without a
         /// neighbour: the best candidate one edit away that keeps the
         /// first letter (a first letter is rarely mistyped; "surgent" is not
@@ -266,8 +262,6 @@ pub(crate) struct Lexicon {
     fillers: FastSet<Box<str>>,
     /// Read forms of the words of degree ("very", "muy").
     degree: FastSet<Box<str>>,
-    /// The reading of a filler: no words.
-    empty: Shared,
     /// Fillers of several words, by their first word.
     multi_fillers: HashMap<Box<str>, Vec<Words>>,
     stemmer: rust_stemmers::Stemmer,
@@ -499,7 +493,6 @@ impl Lexicon {
             lemmas: HashMap::default(),
             fillers: FastSet::default(),
             degree: FastSet::default(),
-            empty: Vec::new().into(),
             multi_fillers: HashMap::default(),
             stemmer,
             vocab: Vec::new(),
@@ -849,7 +842,7 @@ impl Lexicon {
             return Entry::Words(one(w));
         }
         if self.is_filler(w) {
-            return Entry::Words(self.empty.clone());
+            return Entry::Words(Words::default());
         }
         if let Some(words) = self.rewrites.get(w) {
             return Entry::Words(
@@ -1216,8 +1209,8 @@ impl Lexicon {
 }
 
 /// A reading of one word.
-fn one(w: &str) -> Shared {
-    std::sync::Arc::from([Box::<str>::from(w)])
+fn one(w: &str) -> Words {
+    Box::new([Box::<str>::from(w)])
 }
 
 /// Copy the separator `raw.text[from..to]`, without a space that would

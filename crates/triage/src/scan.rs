@@ -40,7 +40,6 @@ impl Compiled {
             tail_end,
             white,
         } = pass;
-        crate::prefilter::white_space(t, white);
         // The patterns to run on this text: the ungated ones, and those
         // whose required literal sets all occur.
         run.clear();
@@ -94,6 +93,14 @@ impl Compiled {
         run.sort_unstable();
         run.dedup();
         hits.sort_unstable();
+        // Windows counted in words need the white space: only a text that
+        // runs such a pattern pays for finding it.
+        white.clear();
+        if (run.iter())
+            .any(|&r| matches!(c.reach[r as usize], Some(crate::prefilter::Reach::Words(_))))
+        {
+            crate::prefilter::white_space(t, white);
+        }
     }
 
     /// The whole-word matches of rule pattern `r` in normalized text `t`.
